@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-sqlite test-postgres lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.app
+
+## Install and run the app on its SQLite file under instance/ (http://127.0.0.1:5000).
+run: $(VENV)/.app
+	LEDGER_ENV=development $(BIN)/flask --app ledger run
+
+## Install everything the tests need, then run the whole suite on SQLite
+## (browser tests included) and again on a private PostgreSQL server.
+test: $(VENV)/.test
+	scripts/system-deps.sh
+	$(MAKE) test-sqlite test-postgres
+
+test-sqlite:
+	mkdir -p build
+	$(BIN)/pytest --junitxml=build/test-sqlite.xml
+
+test-postgres:
+	mkdir -p build
+	scripts/with-postgres.sh $(BIN)/pytest -m "not browser" --junitxml=build/test-postgres.xml
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(VENV)/.test
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf build .pytest_cache

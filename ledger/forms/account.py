@@ -1,0 +1,60 @@
+"""Forms for the account settings page."""
+
+from wtforms import PasswordField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from . import BaseForm
+from .auth import (
+    check_strength,
+    display_name_field,
+    email_field,
+    new_password_field,
+    time_zone_field,
+)
+
+
+def current_password_field(required=True, description=""):
+    validators = [Length(max=256)]
+    if required:
+        validators.insert(0, InputRequired("Please enter your current password."))
+    return PasswordField(
+        "Current password",
+        validators=validators,
+        description=description,
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ProfileForm(BaseForm):
+    email = email_field()
+    display_name = display_name_field()
+    time_zone = time_zone_field()
+    current_password = current_password_field(
+        required=False, description="Needed only when you change your email."
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_current_password(self, field):
+        changing_email = (self.email.data or "").lower() != self.user.email_key
+        if changing_email and not self.user.check_password(field.data or ""):
+            raise ValidationError("To change your email, please enter your current password.")
+
+
+class PasswordChangeForm(BaseForm):
+    current_password = current_password_field()
+    new_password = new_password_field("New password")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_current_password(self, field):
+        if not field.errors and not self.user.check_password(field.data):
+            raise ValidationError("That is not your current password.")
+
+    def validate_new_password(self, field):
+        if not field.errors:
+            check_strength(field.data, [self.user.email, self.user.display_name])

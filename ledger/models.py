@@ -1,0 +1,261 @@
+"""Accounts, signed-in devices, login throttling and password reset links.
+
+Models own their queries: views call the class methods below and never build
+long queries inline.
+"""
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from flask_login import UserMixin
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegrityError,
+    UUIDField,
+    fn,
+)
+
+from . import passwords
+from .db import UTCDateTimeField, db, utcnow
+
+#: last_seen_at is written at most this often, not on every request.
+SEEN_RESOLUTION = timedelta(days=1)
+
+
+def new_token():
+    """Return a fresh secret of 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token):
+    """Return the SHA-256 of a secret token; only this is ever stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def email_key(email):
+    """Return the case-insensitive form of an email, for lookups and limits."""
+    return email.strip().lower()
+
+
+class BaseModel(db.Model):
+    pass
+
+
+class User(UserMixin, BaseModel):
+    id = AutoField()
+    uuid = UUIDField(unique=True, default=uuid.uuid4)
+    email = CharField(max_length=254)
+    email_key = CharField(max_length=254, unique=True)
+    display_name = CharField(max_length=80)
+    password_hash = CharField(max_length=255)
+    time_zone = CharField(max_length=64, default="UTC")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "user_account"
+
+    # flask-login: the id in the session is the device session's token, set
+    # by the loader; it is never the user's row id.
+    device = None
+
+    def get_id(self):
+        return self.device.token if self.device else None
+
+    def check_password(self, password):
+        """Tell whether this is the account's password."""
+        return passwords.verify(self.password_hash, password)
+
+    def set_password(self, password):
+        """Store a new password hash (the caller decides about devices)."""
+        self.password_hash = passwords.hash_password(password)
+        (User.update(password_hash=self.password_hash).where(User.id == self.id).execute())
+
+    @classmethod
+    def by_email(cls, email):
+        """Return the user with this email (any case), or None."""
+        return cls.get_or_none(cls.email_key == email_key(email))
+
+    @classmethod
+    def create_account(cls, email, display_name, password_hash, time_zone):
+        """Create an account; None when the email is already in use."""
+        try:
+            with db.database.atomic():
+                return cls.create(
+                    email=email.strip(),
+                    email_key=email_key(email),
+                    display_name=display_name,
+                    password_hash=password_hash,
+                    time_zone=time_zone,
+                )
+        except IntegrityError:
+            return None
+
+    def update_profile(self, email, display_name, time_zone):
+        """Save new profile fields; False when the email belongs to another."""
+        self.email = email.strip()
+        self.email_key = email_key(email)
+        self.display_name = display_name
+        self.time_zone = time_zone
+        try:
+            with db.database.atomic():
+                self.save()
+        except IntegrityError:
+            return False
+        return True
+
+
+class DeviceSession(BaseModel):
+    """One signed-in device. Deleting the row signs that device out."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="devices", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    remember = BooleanField(default=False)
+    user_agent = CharField(max_length=200, default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    last_seen_at = UTCDateTimeField(default=utcnow)
+
+    # The raw token, known only during the request that presented it.
+    token = None
+
+    @classmethod
+    def start(cls, user, remember, user_agent):
+        """Create a device session and return it with its raw token set."""
+        token = new_token()
+        device = cls.create(
+            user=user,
+            token_hash=token_hash(token),
+            remember=remember,
+            user_agent=(user_agent or "")[:200],
+        )
+        device.token = token
+        return device
+
+    @classmethod
+    def lookup(cls, token):
+        """Return the device session (with its user) for a token, or None.
+
+        One query: the device row joined to its account.
+        """
+        device = cls.select(cls, User).join(User).where(cls.token_hash == token_hash(token)).first()
+        if device is not None:
+            device.token = token
+        return device
+
+    def expired(self, now, config):
+        """Tell whether this session has outlived its idle or absolute limit."""
+        if self.remember:
+            return (
+                now - self.last_seen_at > config["REMEMBER_IDLE"]
+                or now - self.created_at > config["REMEMBER_ABSOLUTE"]
+            )
+        return now - self.created_at > config["SESSION_ABSOLUTE"]
+
+    def touch(self, now):
+        """Record activity, writing at most once a day; True if written."""
+        if now - self.last_seen_at < SEEN_RESOLUTION:
+            return False
+        (DeviceSession.update(last_seen_at=now).where(DeviceSession.id == self.id).execute())
+        self.last_seen_at = now
+        return True
+
+    @classmethod
+    def for_user(cls, user):
+        """Return a user's signed-in devices, most recently used first."""
+        return cls.select().where(cls.user == user).order_by(cls.last_seen_at.desc(), cls.id.desc())
+
+    @classmethod
+    def end_all(cls, user):
+        """Sign every device of the user out."""
+        return cls.delete().where(cls.user == user).execute()
+
+
+class LoginFailure(BaseModel):
+    """A failed login, kept only as long as the throttling window.
+
+    The email is stored hashed: an address that someone typed by mistake is
+    not something to keep.
+    """
+
+    id = AutoField()
+    email_hash = CharField(max_length=64, index=True)
+    address = CharField(max_length=64, index=True)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def record(cls, email, address, now, window):
+        """Record a failure, forgetting the ones that left the window."""
+        cls.delete().where(cls.created_at < now - window).execute()
+        cls.create(email_hash=token_hash(email_key(email)), address=address)
+
+    @classmethod
+    def counts(cls, email, address, since):
+        """Return (failures for this email, failures from this address)."""
+        email_hash = token_hash(email_key(email))
+        row = (
+            cls.select(
+                fn.COUNT(cls.id).filter(cls.email_hash == email_hash),
+                fn.COUNT(cls.id).filter(cls.address == address),
+            )
+            .where(
+                (cls.created_at >= since)
+                & ((cls.email_hash == email_hash) | (cls.address == address))
+            )
+            .tuples()
+            .get()
+        )
+        return row[0] or 0, row[1] or 0
+
+    @classmethod
+    def forget_email(cls, email):
+        """Clear an email's failures after a successful login."""
+        cls.delete().where(cls.email_hash == token_hash(email_key(email))).execute()
+
+
+class PasswordReset(BaseModel):
+    """A single-use link to set a new password, valid for a short time."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="resets", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+    @classmethod
+    def issue(cls, user, lifetime):
+        """Create a reset link for the user; return its raw token."""
+        token = new_token()
+        cls.create(user=user, token_hash=token_hash(token), expires_at=utcnow() + lifetime)
+        return token
+
+    @classmethod
+    def usable(cls, token, now):
+        """Return the unused, unexpired reset (with its user) for a token."""
+        return (
+            cls.select(cls, User)
+            .join(User)
+            .where(
+                (cls.token_hash == token_hash(token))
+                & cls.used_at.is_null()
+                & (cls.expires_at > now)
+            )
+            .first()
+        )
+
+    def use(self, now):
+        """Mark the link used; False if another request used it first."""
+        return bool(
+            PasswordReset.update(used_at=now)
+            .where((PasswordReset.id == self.id) & PasswordReset.used_at.is_null())
+            .execute()
+        )
+
+
+#: Every table, in dependency order (for tests that reset a database).
+MODELS = [User, DeviceSession, LoginFailure, PasswordReset]

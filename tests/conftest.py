@@ -1,0 +1,93 @@
+"""Fixtures: an app on a fresh database, clients, and an ``auth`` helper.
+
+The suite runs on SQLite by default. With LEDGER_TEST_DATABASE_URL set to a
+postgresql:// URL it runs on that server instead, each test in a fresh schema.
+"""
+
+import os
+import tempfile
+
+import pytest
+from peewee import PostgresqlDatabase
+from playhouse.db_url import connect
+
+os.environ.setdefault("LEDGER_INSTANCE_PATH", tempfile.mkdtemp(prefix="ledger-instance-"))
+
+from ledger import create_app  # noqa: E402
+from ledger.db import db  # noqa: E402
+from ledger.schema import upgrade  # noqa: E402
+
+from .helpers import AuthActions  # noqa: E402
+
+POSTGRES_URL = os.environ.get("LEDGER_TEST_DATABASE_URL")
+
+
+def pytest_report_header(config):
+    return f"ledger database: {'PostgreSQL ' + POSTGRES_URL if POSTGRES_URL else 'SQLite'}"
+
+
+def reset_postgres(url):
+    """Give the PostgreSQL test database an empty public schema."""
+    database = connect(url)
+    with database.connection_context():
+        database.execute_sql("DROP SCHEMA public CASCADE")
+        database.execute_sql("CREATE SCHEMA public")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    if POSTGRES_URL:
+        reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build apps on the test database; the schema is upgraded once."""
+    created = []
+
+    def make(**config):
+        app = create_app({"ENV_NAME": "testing", "DATABASE_URL": database_url, **config})
+        if not created:
+            with db.database.connection_context():
+                upgrade(db.database)
+        created.append(app)
+        return app
+
+    yield make
+    if not db.database.is_closed():
+        db.database.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def on_postgres(app):
+    return isinstance(db.database.obj, PostgresqlDatabase)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def user_client(app, auth):
+    """A client signed in as Sam (registered through the form)."""
+    response = auth.register()
+    assert response.status_code == 302
+    return auth.client

@@ -1,0 +1,50 @@
+"""Helpers for tests: forms with CSRF tokens, signing in, cookies."""
+
+import re
+
+PASSWORD = "quiet harbour lantern 42"
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, url):
+    """GET a page and return the CSRF token of its first form."""
+    response = client.get(url)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} ({response.status_code})"
+    return match.group(1)
+
+
+def post_form(client, url, data, page=None, **kwargs):
+    """POST ``data`` with a valid CSRF token taken from ``page`` (or ``url``)."""
+    token = csrf_token(client, page or url)
+    return client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+
+class AuthActions:
+    """Register, log in and out through the real forms."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def register(
+        self, email="sam@example.org", name="Sam", password=PASSWORD, time_zone="Europe/Berlin"
+    ):
+        return post_form(
+            self.client,
+            "/register",
+            {"email": email, "display_name": name, "password": password, "time_zone": time_zone},
+        )
+
+    def login(self, email="sam@example.org", password=PASSWORD, remember=False, **kw):
+        data = {"email": email, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return post_form(self.client, "/login", data, **kw)
+
+    def logout(self):
+        return post_form(self.client, "/logout", {})
+
+
+def cookie_value(client, name):
+    cookie = client.get_cookie(name)
+    return cookie.value if cookie else None
