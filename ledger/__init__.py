@@ -1,5 +1,6 @@
 """Ledger: relationship agreements that partners set, change and revisit together."""
 
+import logging
 import os
 import secrets
 
@@ -40,6 +41,8 @@ def create_app(test_config=None):
         app.config["DATABASE_URL"] = f"sqlite:///{path}"
     app.config["DATABASE"] = make_database(app.config["DATABASE_URL"])
     db.init_app(app)
+    # peewee logs every query with its parameters at DEBUG: what people wrote.
+    logging.getLogger("peewee").setLevel(logging.INFO)
     # FlaskDB closes the connection after each request; this also closes one
     # opened in a bare app context (CLI commands, shell, tests).
     app.teardown_appcontext(_close_database)
@@ -74,7 +77,7 @@ def _check_configuration(app):
                 "Set SECRET_KEY to a long random value, for example the output "
                 "of `python -c 'import secrets; print(secrets.token_hex(32))'`."
             )
-        if not app.config.get("BASE_URL", "").startswith("https://"):
+        if not (app.config.get("BASE_URL") or "").startswith("https://"):
             raise ConfigurationError(
                 "Set LEDGER_BASE_URL to the https:// address people use to reach this Ledger."
             )

@@ -2,7 +2,7 @@
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from . import schema
 from .db import db
@@ -40,6 +40,7 @@ def status():
 
 @click.command("reset-link")
 @click.argument("email")
+@with_appcontext
 def reset_link(email):
     """Print a single-use link, valid for one hour, to set a new password."""
     with db.database.connection_context():

@@ -1,6 +1,7 @@
 """Friendly error pages, with no stack traces."""
 
 from flask import render_template
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES = {
@@ -38,6 +39,9 @@ def init_app(app):
 def render_error(error):
     code = error.code if error.code in MESSAGES else 500
     title, message = MESSAGES[code]
+    if request_ctx.url_adapter is None:
+        # An untrusted Host header: no links can be built, answer in plain text.
+        return f"{title}. {message}", code, {"Content-Type": "text/plain; charset=utf-8"}
     page = render_template("errors/error.html", code=code, title=title, message=message)
     response = error.get_response() if code == error.code else None
     headers = dict(response.headers) if response is not None else {}

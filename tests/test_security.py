@@ -1,0 +1,369 @@
+"""CSRF, bad input, error pages, cookies, hosts and logs."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+import time_machine
+from flask import abort
+
+from ledger import ConfigurationError, create_app
+from ledger.forms import CSRF_EXPLANATION
+from ledger.models import DeviceSession, User
+from ledger.security import external_url
+
+from .helpers import CSRF_RE, PASSWORD, AuthActions, csrf_token
+
+# Every POST route: the page its form is on, what a person typed, and a
+# piece of that text that must come back when the token has expired.
+POST_FORMS = {
+    "auth.register": (
+        "/register",
+        "/register",
+        {"email": "new@example.org", "display_name": "Robin Typed", "password": PASSWORD},
+        "Robin Typed",
+    ),
+    "auth.login": (
+        "/login",
+        "/login",
+        {"email": "typed@example.org", "password": "x"},
+        "typed@example.org",
+    ),
+    "auth.logout": ("/logout", "/logout", {}, "Log out of this device?"),
+    "settings.profile": (
+        "/account/profile",
+        "/account",
+        {"email": "sam@example.org", "display_name": "Sam Typed Anew", "time_zone": "UTC"},
+        "Sam Typed Anew",
+    ),
+    "settings.password": (
+        "/account/password",
+        "/account",
+        {"current_password": PASSWORD, "new_password": "amber meadow violin 77"},
+        "Change your password",
+    ),
+    "settings.sign_out_device": (
+        "/account/devices/{device}/sign-out",
+        "/account",
+        {},
+        "(this device)",
+    ),
+    "settings.sign_out_everywhere": (
+        "/account/sign-out-everywhere",
+        "/account",
+        {},
+        "(this device)",
+    ),
+    "auth.reset_password": (
+        "/reset/{reset}",
+        "/reset/{reset}",
+        {"password": "amber meadow violin 77"},
+        "Choose a new password",
+    ),
+}
+
+ANONYMOUS_FORMS = {"auth.register", "auth.login", "auth.reset_password"}
+
+
+def test_every_post_route_has_a_csrf_case(app):
+    posts = {r.endpoint for r in app.url_map.iter_rules() if "POST" in r.methods}
+    assert posts == set(POST_FORMS)
+
+
+@pytest.mark.parametrize("endpoint", sorted(POST_FORMS))
+@pytest.mark.parametrize("token", ["missing", "expired", "foreign"])
+def test_csrf_failure_rerenders_with_what_was_typed(app, runner, endpoint, token):
+    url, page, data, echoed = POST_FORMS[endpoint]
+    client = app.test_client()
+    AuthActions(client).register()
+    reset = runner.invoke(args=["reset-link", "sam@example.org"]).stdout.split("/reset/")[1].strip()
+    with app.app_context():
+        device = DeviceSession.get().id
+    url, page = (u.format(device=device, reset=reset) for u in (url, page))
+    if endpoint in ANONYMOUS_FORMS:
+        AuthActions(client).logout()
+    with time_machine.travel("2026-02-01 10:00Z", tick=False) as traveller:
+        if endpoint not in ANONYMOUS_FORMS:
+            AuthActions(client).login(remember=True)  # survives the time shift
+        before = _snapshot(app)
+        value = {"missing": "", "foreign": csrf_token(app.test_client(), "/login")}.get(token)
+        if token == "expired":
+            value = csrf_token(client, page)
+            traveller.shift(timedelta(hours=8, minutes=1))
+        response = client.post(url, data={"csrf_token": value, **data})
+
+        assert response.status_code == 400, response.status_code
+        text = response.get_data(as_text=True)
+        assert CSRF_EXPLANATION.replace("'", "&#39;") in text or CSRF_EXPLANATION in text
+        assert echoed in text
+        assert _snapshot(app) == before  # nothing changed
+        # The re-rendered form carries a fresh token that works.
+        fresh = csrf_token(client, page) if endpoint != "auth.logout" else None
+        assert fresh is None or fresh != value
+
+
+def test_token_is_valid_for_several_hours(client, auth):
+    user_client = client
+    with time_machine.travel("2026-02-01 10:00Z", tick=False) as traveller:
+        auth.register()
+        token = csrf_token(user_client, "/account")
+        traveller.shift(timedelta(hours=7, minutes=50))
+        response = user_client.post(
+            "/account/profile",
+            data={
+                "csrf_token": token,
+                "email": "sam@example.org",
+                "display_name": "Sam",
+                "time_zone": "UTC",
+            },
+        )
+        assert response.status_code == 302
+
+
+def test_csrf_without_session_secret_is_a_400_not_a_500(app):
+    client = app.test_client()
+    response = client.post("/login", data={"csrf_token": "20990101000000##abc", "email": "a@b.org"})
+    assert response.status_code == 400
+
+
+def _snapshot(app):
+    with app.app_context():
+        return [
+            (u.email, u.display_name, u.time_zone, u.password_hash) for u in User.select()
+        ], DeviceSession.select().count()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Sam\x00", "Sam\x1b[31m", "Sam\u0007", "Sam\nSmith", "Sam\tSmith"],
+)
+def test_control_characters_are_refused(auth, app, name):
+    response = auth.register(name=name)
+    assert response.status_code == 422
+    assert "invisible control character" in response.get_data(as_text=True)
+    with app.app_context():
+        assert User.select().count() == 0
+
+
+def test_multiline_fields_allow_tabs_and_newlines_only():
+    from wtforms import Form, TextAreaField
+
+    from ledger.forms import no_control_characters
+
+    class Note(Form):
+        text = TextAreaField(validators=[no_control_characters(multiline=True)])
+
+    assert Note(data={"text": "line one\n\tline two\r\n"}).validate()
+    assert not Note(data={"text": "bell\u0007"}).validate()
+
+
+def test_fields_not_in_the_form_are_ignored(client, app):
+    token = csrf_token(client, "/register")
+    client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "email": "sam@example.org",
+            "display_name": "Sam",
+            "password": PASSWORD,
+            "time_zone": "UTC",
+            "id": "42",
+            "user_id": "42",
+            "email_key": "root@example.org",
+            "uuid": "0" * 32,
+        },
+    )
+    with app.app_context():
+        user = User.get()
+        assert user.id != 42
+        assert user.email_key == "sam@example.org"
+
+
+@pytest.mark.parametrize(
+    "device_id", ["abc", "0", "-1", "1.5", "99999999999999999999999999", "%00"]
+)
+def test_malformed_ids_are_404(user_client, device_id):
+    token = csrf_token(user_client, "/account")
+    response = user_client.post(
+        f"/account/devices/{device_id}/sign-out", data={"csrf_token": token}
+    )
+    assert response.status_code == 404
+
+
+def test_unknown_large_id_is_404(user_client):
+    token = csrf_token(user_client, "/account")
+    response = user_client.post(
+        "/account/devices/999999999999999999/sign-out", data={"csrf_token": token}
+    )
+    assert response.status_code == 404
+
+
+def test_oversized_request_is_413(client):
+    response = client.post("/login", data={"email": "a@b.org", "password": "x" * 600_000})
+    assert response.status_code == 413
+    assert "more than we can take" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def error_app(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+    app.add_url_rule("/test/abort/<int:code>", "abort", lambda code: abort(code))
+
+    def boom():
+        raise RuntimeError("secret detail in a traceback")
+
+    app.add_url_rule("/test/boom", "boom", boom)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [
+        (400, "didn&#39;t make sense"),
+        (403, "isn&#39;t open to you"),
+        (404, "couldn&#39;t find that page"),
+        (405, "can&#39;t be done from here"),
+        (413, "more than we can take"),
+        (429, "slow down"),
+    ],
+)
+def test_friendly_error_pages(error_app, code, title):
+    response = error_app.test_client().get(f"/test/abort/{code}")
+    assert response.status_code == code
+    text = response.get_data(as_text=True)
+    assert title in text
+    assert "Traceback" not in text
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_500_page_has_no_stack_trace(error_app, caplog):
+    response = error_app.test_client().get("/test/boom")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "Something went wrong on our side" in text
+    assert "secret detail" not in text
+    assert "Traceback" not in text
+
+
+def test_405_keeps_the_allow_header(user_client):
+    response = user_client.get("/account/profile")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_logs_never_contain_what_people_wrote(client, auth, caplog):
+    caplog.set_level(logging.DEBUG)
+    marker = "Unmistakable Marker Words"
+    assert auth.register(name=marker).status_code == 302
+    auth.logout()
+    assert auth.register(name=marker).status_code == 422
+    assert auth.login(password=marker).status_code == 422
+    assert marker not in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+def test_links_use_the_base_url_never_the_host_header(app):
+    with app.test_request_context("/", headers={"Host": "evil.example"}):
+        assert external_url("auth.reset_password", token="t") == "http://ledger.test/reset/t"
+
+
+def test_links_keep_a_base_url_path(make_app):
+    app = make_app(BASE_URL="https://example.org/ledger")
+    with app.app_context():
+        assert external_url("home.index") == "https://example.org/ledger/"
+
+
+PRODUCTION = {
+    "ENV_NAME": "production",
+    "SECRET_KEY": "a production secret of enough length for tests",
+    "BASE_URL": "https://ledger.example",
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+}
+
+
+HTTPS = {"base_url": "https://ledger.example"}
+
+
+def https_post(client, url, data):
+    token = CSRF_RE.search(client.get(url, **HTTPS).get_data(as_text=True)).group(1)
+    return client.post(url, data={"csrf_token": token, **data}, **HTTPS)
+
+
+def test_production_cookies_and_hsts(make_app):
+    client = make_app(**PRODUCTION).test_client()
+    page = client.get("/login", **HTTPS)
+    assert page.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+
+    registered = https_post(
+        client,
+        "/register",
+        {
+            "email": "sam@example.org",
+            "display_name": "Sam",
+            "password": PASSWORD,
+            "time_zone": "UTC",
+        },
+    )
+    https_post(client, "/logout", {})
+    remembered = https_post(
+        client, "/login", {"email": "sam@example.org", "password": PASSWORD, "remember": "y"}
+    )
+    assert registered.status_code == remembered.status_code == 302
+    cookies = registered.headers.getlist("Set-Cookie") + remembered.headers.getlist("Set-Cookie")
+    names = {c.split("=", 1)[0] for c in cookies}
+    assert names == {"__Host-ledger_session", "__Host-ledger_device", "__Host-ledger_remember"}
+    for cookie in cookies:
+        assert "; Secure" in cookie
+        assert "; HttpOnly" in cookie
+        assert "; SameSite=Lax" in cookie
+        assert "; Path=/" in cookie
+        assert "Domain=" not in cookie
+
+
+def test_production_refuses_a_forged_host(make_app):
+    app = make_app(**PRODUCTION)
+    client = app.test_client()
+    assert client.get("/", base_url="https://ledger.example").status_code == 200
+    assert client.get("/", base_url="https://evil.example").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("changes", "sentence"),
+    [
+        ({"SECRET_KEY": None}, "Set SECRET_KEY"),
+        ({"SECRET_KEY": ""}, "Set SECRET_KEY"),
+        ({"BASE_URL": None}, "Set LEDGER_BASE_URL"),
+        ({"BASE_URL": "http://ledger.example"}, "Set LEDGER_BASE_URL"),
+    ],
+)
+def test_production_refuses_to_start_without_what_keeps_it_safe(database_url, changes, sentence):
+    with pytest.raises(ConfigurationError, match=sentence) as info:
+        create_app({**PRODUCTION, "DATABASE_URL": database_url, **changes})
+    assert str(info.value).count(". ") <= 1  # one sentence
+
+
+def test_unknown_environment_is_refused(database_url, monkeypatch):
+    monkeypatch.setenv("LEDGER_ENV", "staging")
+    with pytest.raises(ConfigurationError, match="LEDGER_ENV must be"):
+        create_app({"DATABASE_URL": database_url})
+
+
+def test_development_keeps_one_secret_key_across_restarts(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEDGER_INSTANCE_PATH", str(tmp_path / "instance"))
+    first = create_app({"ENV_NAME": "development", "DATABASE_URL": database_url})
+    second = create_app({"ENV_NAME": "development", "DATABASE_URL": database_url})
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_no_page_loads_anything_from_another_origin(user_client):
+    import re
+
+    for url in ["/", "/login", "/register", "/account", "/logout"]:
+        text = user_client.get(url).get_data(as_text=True)
+        for ref in re.findall(r'(?:src|href|action)="([^"]*)"', text):
+            assert ref.startswith(("/", "#")), (url, ref)
+        assert "style=" not in text
+        assert "<style" not in text
+        assert "<script>" not in text
