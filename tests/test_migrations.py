@@ -1,0 +1,124 @@
+"""Schema migrations: the schema matches the models, and no row is lost."""
+
+import shutil
+
+import pytest
+
+from ledger import create_app, schema
+from ledger.db import db, is_sqlite
+from ledger.models import MODELS
+
+
+@pytest.fixture
+def empty_app(database_url):
+    """An app on a database with no tables at all."""
+    app = create_app({"ENV_NAME": "testing", "DATABASE_URL": database_url})
+    yield app
+    if not db.database.is_closed():
+        db.database.close()
+
+
+def test_upgrade_creates_what_the_models_expect(empty_app):
+    with empty_app.app_context():
+        assert schema.pending(db.database) == ["0001_accounts"]
+        schema.upgrade(db.database)
+        assert schema.pending(db.database) == []
+        for model in MODELS:
+            table = model._meta.table_name
+            columns = {c.name for c in db.database.get_columns(table)}
+            assert columns == {f.column_name for f in model._meta.sorted_fields}, table
+
+
+def test_cli_upgrade_and_status(empty_app):
+    runner = empty_app.test_cli_runner()
+    result = runner.invoke(args=["db", "status"])
+    assert "pending  0001_accounts" in result.output
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0
+    assert "Applied 1 migration(s): 0001_accounts." in result.output
+    result = runner.invoke(args=["db", "upgrade"])
+    assert "The database is up to date." in result.output
+    assert "applied  0001_accounts" in runner.invoke(args=["db", "status"]).output
+
+
+def seed_0001(database):
+    """Rows valid right after 0001_accounts, written as raw SQL."""
+    q = '"' if not is_sqlite(database) else '"'
+    database.execute_sql(
+        f"INSERT INTO {q}user_account{q} (uuid, email, email_key, display_name, "
+        "password_hash, time_zone, created_at) VALUES "
+        "('6a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', 'Sam@Example.org', 'sam@example.org', "
+        "'Sam', 'pbkdf2:sha256:1000$s$h', 'Europe/Berlin', '2026-01-01 10:00:00')"
+    )
+    user_id = database.execute_sql("SELECT id FROM user_account").fetchone()[0]
+    for n in range(3):
+        database.execute_sql(
+            "INSERT INTO devicesession (user_id, token_hash, remember, user_agent, "
+            f"created_at, last_seen_at) VALUES ({user_id}, 'hash{n}', {'TRUE' if n else 'FALSE'}, "
+            "'Firefox', '2026-01-01 10:00:00', '2026-01-02 10:00:00')"
+        )
+    database.execute_sql(
+        "INSERT INTO passwordreset (user_id, token_hash, created_at, expires_at) "
+        f"VALUES ({user_id}, 'reset', '2026-01-01 10:00:00', '2026-01-01 11:00:00')"
+    )
+    database.execute_sql(
+        "INSERT INTO loginfailure (email_hash, address, created_at) "
+        "VALUES ('e', '192.0.2.1', '2026-01-01 10:00:00')"
+    )
+
+
+#: After which migration to seed rows, and how. Add one per migration.
+SEEDS = {"0001_accounts": seed_0001}
+
+
+def _counts(database):
+    return {
+        m._meta.table_name: database.execute_sql(
+            f'SELECT COUNT(*) FROM "{m._meta.table_name}"'
+        ).fetchone()[0]
+        for m in MODELS
+    }
+
+
+@pytest.mark.parametrize("after", sorted(SEEDS))
+def test_upgrade_keeps_every_row(empty_app, after):
+    with empty_app.app_context():
+        schema.upgrade(db.database, target=after)
+        SEEDS[after](db.database)
+        before = _counts(db.database)
+        schema.upgrade(db.database)
+        assert _counts(db.database) == before
+        assert before["devicesession"] == 3
+
+
+REBUILD = '''
+from peewee import IntegerField
+
+
+def up(migrator, db):
+    migrator.migrate(
+        migrator.add_column("user_account", "karma", IntegerField(null=True)),
+    )
+    db.execute_sql("UPDATE user_account SET karma = 0")
+    migrator.migrate(migrator.add_not_null("user_account", "karma"))
+'''
+
+
+def test_table_rebuild_keeps_child_rows(empty_app, tmp_path):
+    """Rebuilding a parent table must not cascade-delete its children.
+
+    On SQLite add_not_null copies the table and drops the old one; without
+    the runner's migration_context (foreign keys off) ON DELETE CASCADE would
+    empty devicesession and passwordreset.
+    """
+    directory = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, directory)
+    (directory / "9999_rebuild_user.py").write_text(REBUILD)
+    with empty_app.app_context():
+        schema.upgrade(db.database, target="0001_accounts", directory=str(directory))
+        seed_0001(db.database)
+        before = _counts(db.database)
+        assert schema.upgrade(db.database, directory=str(directory)) == ["9999_rebuild_user"]
+        assert _counts(db.database) == before
+        if is_sqlite():
+            assert db.database.pragma("foreign_keys") == 1  # switched back on
