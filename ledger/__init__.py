@@ -8,7 +8,7 @@ from flask import Flask
 
 import config as config_module
 
-from . import auth, cli, errors, filters, home, security, settings
+from . import auth, cli, errors, filters, home, join, ledgers, security, settings
 from .db import db, make_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +55,8 @@ def create_app(test_config=None):
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(ledgers.bp)
+    app.register_blueprint(join.bp)
 
     if app.config["AUTO_UPGRADE_SCHEMA"]:
         from .schema import upgrade

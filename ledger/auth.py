@@ -70,8 +70,9 @@ def start_session(user, remember):
 
 @bp.route("/register", methods=("GET", "POST"))
 def register():
+    next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(url_for("home.index"))
+        return redirect(next_url or url_for("home.index"))
     form = RegisterForm()
     if form.validate_on_submit():
         throttled = _throttled(REGISTRATION_KEY, check_email=False)
@@ -86,7 +87,7 @@ def register():
         if user is not None:
             start_session(user, remember=False)
             flash(f"Welcome, {user.display_name}. Your account is ready.")
-            return _remember_device(redirect(url_for("home.index")), user)
+            return _remember_device(redirect(next_url or url_for("home.index")), user)
         LoginFailure.record(REGISTRATION_KEY, request.remote_addr, utcnow(), _window())
         form.email.errors.append(
             "An account can't be created with this email. If you already have "

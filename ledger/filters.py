@@ -4,7 +4,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
 
+from .access import current_ledger, my_ledgers
 from .forms import CSRF_EXPLANATION
+from .forms.ledgers import SwitchLedgerForm
 
 BROWSERS = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
 SYSTEMS = [
@@ -19,7 +21,14 @@ SYSTEMS = [
 
 def init_app(app):
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.globals["csrf_explanation"] = CSRF_EXPLANATION
+    app.jinja_env.globals.update(
+        csrf_explanation=CSRF_EXPLANATION,
+        current_ledger=current_ledger,
+        my_ledgers=my_ledgers,
+        switch_form=lambda: SwitchLedgerForm(
+            formdata=None, ledgers=my_ledgers(), ledger=getattr(current_ledger(), "id", None)
+        ),
+    )
     app.add_template_filter(local_time)
     app.add_template_filter(device_label)
 

@@ -17,7 +17,7 @@ from ledger import create_app  # noqa: E402
 from ledger.db import db  # noqa: E402
 from ledger.schema import upgrade  # noqa: E402
 
-from .helpers import AuthActions  # noqa: E402
+from .helpers import AuthActions, create_ledger, invite, join, post_form  # noqa: E402
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_DATABASE_URL")
 
@@ -91,3 +91,75 @@ def user_client(app, auth):
     response = auth.register()
     assert response.status_code == 302
     return auth.client
+
+
+class World:
+    """Two ledgers that must never see each other.
+
+    "Sam & Alex": Sam (A) started it, Alex (B) and Eli joined by invitation;
+    Sam asked to remove Eli (waiting for Alex); one invitation is still open.
+    "Casey & Dee": the same shape with Casey (C), Dee and Fin.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.clients = {}
+        self.ids = {}
+        self.ids["sam"] = self._ledger("sam", "Sam & Alex", ("alex", "eli"))
+        self.ids["casey"] = self._ledger("casey", "Casey & Dee", ("dee", "fin"))
+
+    def client(self, name):
+        if name not in self.clients:
+            client = self.app.test_client()
+            response = AuthActions(client).register(
+                email=f"{name}@example.org", name=name.title(), time_zone="UTC"
+            )
+            assert response.status_code == 302
+            self.clients[name] = client
+        return self.clients[name]
+
+    def _ledger(self, owner, ledger_name, others):
+        from ledger.models import DeviceSession, Membership, Removal, User
+
+        owner_client = self.client(owner)
+        ledger_id = create_ledger(owner_client, ledger_name)
+        for other in others:
+            _, path = invite(owner_client, ledger_id, note=f"for {other.title()}")
+            assert join(self.client(other), path).status_code == 302
+        invitation_id, path = invite(owner_client, ledger_id, note="still open")
+        with self.app.app_context():
+            members = {
+                m.user.display_name.lower(): m.id
+                for m in Membership.select(Membership, User)
+                .join(User)
+                .where(Membership.ledger == ledger_id)
+            }
+        last = others[-1]
+        response = post_form(
+            owner_client,
+            f"/ledgers/{ledger_id}/partners/{members[last]}/remove",
+            {},
+        )
+        assert response.status_code == 302
+        with self.app.app_context():
+            removal_id = Removal.get(Removal.ledger == ledger_id).id
+            device_id = (
+                DeviceSession.select()
+                .join(User)
+                .where(User.email_key == f"{owner}@example.org")
+                .get()
+                .id
+            )
+        return {
+            "ledger_id": ledger_id,
+            "invitation_id": invitation_id,
+            "invitation_path": path,
+            "membership_id": members[others[0]],
+            "removal_id": removal_id,
+            "device_id": device_id,
+        }
+
+
+@pytest.fixture
+def world(app):
+    return World(app)

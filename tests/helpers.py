@@ -48,3 +48,30 @@ class AuthActions:
 def cookie_value(client, name):
     cookie = client.get_cookie(name)
     return cookie.value if cookie else None
+
+
+LINK_RE = re.compile(r'id="invitation-link"[^>]*value="([^"]+)"')
+
+
+def create_ledger(client, name="Sam & Alex", time_zone="Europe/Berlin"):
+    """Start a ledger through the form; return its id."""
+    response = post_form(client, "/ledgers/new", {"name": name, "time_zone": time_zone})
+    assert response.status_code == 302, response.status_code
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def invite(client, ledger_id, note="for a partner"):
+    """Create an invitation; return (its id, the join path from its link)."""
+    response = post_form(
+        client, f"/ledgers/{ledger_id}/invitations", {"note": note}, page=f"/ledgers/{ledger_id}"
+    )
+    assert response.status_code == 302, response.status_code
+    location = response.headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    link = LINK_RE.search(page).group(1)
+    return int(location.rsplit("/", 1)[1]), link.removeprefix("http://ledger.test")
+
+
+def join(client, path):
+    """Confirm joining through an invitation path; return the response."""
+    return post_form(client, path, {})

@@ -36,8 +36,8 @@ def test_write_transaction_takes_the_write_lock_up_front(app, on_postgres):
             statements = []
             database = db.database.obj
             original = database.execute_sql
-            database.execute_sql = lambda sql, *a, **kw: statements.append(sql) or original(
-                sql, *a, **kw
+            database.execute_sql = lambda sql, *a, **kw: (
+                statements.append(sql) or original(sql, *a, **kw)
             )
             try:
                 with write_transaction():
@@ -92,7 +92,10 @@ def test_times_are_stored_as_utc_and_read_back_aware(app):
     local = datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=2)))
     with app.app_context():
         user = User.create(
-            email="a@b.org", email_key="a@b.org", display_name="A", password_hash="x",
+            email="a@b.org",
+            email_key="a@b.org",
+            display_name="A",
+            password_hash="x",
             created_at=local,
         )
         stored = User.get_by_id(user.id).created_at

@@ -3,10 +3,14 @@
 import shutil
 
 import pytest
+from playhouse.migrations import Migration
 
 from ledger import create_app, schema
 from ledger.db import db, is_sqlite
 from ledger.models import MODELS
+
+
+ALL = [m.name for m in Migration.load_directory(schema.MIGRATIONS_DIR)]
 
 
 @pytest.fixture
@@ -20,7 +24,7 @@ def empty_app(database_url):
 
 def test_upgrade_creates_what_the_models_expect(empty_app):
     with empty_app.app_context():
-        assert schema.pending(db.database) == ["0001_accounts"]
+        assert schema.pending(db.database) == ALL
         schema.upgrade(db.database)
         assert schema.pending(db.database) == []
         for model in MODELS:
@@ -33,9 +37,11 @@ def test_cli_upgrade_and_status(empty_app):
     runner = empty_app.test_cli_runner()
     result = runner.invoke(args=["db", "status"])
     assert "pending  0001_accounts" in result.output
+    result = runner.invoke(args=["db", "upgrade", "--to", "0001_accounts"])
+    assert "Applied 1 migration(s): 0001_accounts." in result.output
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0
-    assert "Applied 1 migration(s): 0001_accounts." in result.output
+    assert f"Applied {len(ALL) - 1} migration(s): {', '.join(ALL[1:])}." in result.output
     result = runner.invoke(args=["db", "upgrade"])
     assert "The database is up to date." in result.output
     assert "applied  0001_accounts" in runner.invoke(args=["db", "status"]).output
@@ -43,9 +49,8 @@ def test_cli_upgrade_and_status(empty_app):
 
 def seed_0001(database):
     """Rows valid right after 0001_accounts, written as raw SQL."""
-    q = '"' if not is_sqlite(database) else '"'
     database.execute_sql(
-        f"INSERT INTO {q}user_account{q} (uuid, email, email_key, display_name, "
+        "INSERT INTO user_account (uuid, email, email_key, display_name, "
         "password_hash, time_zone, created_at) VALUES "
         "('6a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', 'Sam@Example.org', 'sam@example.org', "
         "'Sam', 'pbkdf2:sha256:1000$s$h', 'Europe/Berlin', '2026-01-01 10:00:00')"
@@ -67,16 +72,56 @@ def seed_0001(database):
     )
 
 
+def seed_0002(database):
+    """Rows valid right after 0002_ledgers: a ledger with its partners."""
+    seed_0001(database)
+    database.execute_sql(
+        "INSERT INTO user_account (uuid, email, email_key, display_name, password_hash, "
+        "time_zone, created_at) VALUES ('7a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', 'alex@example.org', "
+        "'alex@example.org', 'Alex', 'x', 'UTC', '2026-01-01 10:00:00')"
+    )
+    sam, alex = (r[0] for r in database.execute_sql("SELECT id FROM user_account ORDER BY id"))
+    database.execute_sql(
+        "INSERT INTO ledger (uuid, name, time_zone, created_by_id, created_at) VALUES "
+        f"('8a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', 'Sam & Alex', 'UTC', {sam}, '2026-01-01 10:00:00')"
+    )
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO invitation (ledger_id, token_hash, note, created_by_id, created_at, "
+        f"expires_at, used_at, used_by_id) VALUES ({ledger}, 'inv', 'for Alex', {sam}, "
+        f"'2026-01-01 10:00:00', '2026-01-08 10:00:00', '2026-01-02 10:00:00', {alex})"
+    )
+    invitation = database.execute_sql("SELECT id FROM invitation").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO membership (ledger_id, user_id, joined_at, invitation_id) VALUES "
+        f"({ledger}, {sam}, '2026-01-01 10:00:00', NULL), "
+        f"({ledger}, {alex}, '2026-01-02 10:00:00', {invitation})"
+    )
+    membership = database.execute_sql("SELECT MAX(id) FROM membership").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO removal (ledger_id, membership_id, requested_by_id, created_at) "
+        f"VALUES ({ledger}, {membership}, {sam}, '2026-01-03 10:00:00')"
+    )
+    removal = database.execute_sql("SELECT id FROM removal").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO removalconfirmation (removal_id, user_id, created_at) "
+        f"VALUES ({removal}, {sam}, '2026-01-03 10:00:00')"
+    )
+    database.execute_sql(f"UPDATE devicesession SET current_ledger_id = {ledger}")
+
+
 #: After which migration to seed rows, and how. Add one per migration.
-SEEDS = {"0001_accounts": seed_0001}
+SEEDS = {"0001_accounts": seed_0001, "0002_ledgers": seed_0002}
 
 
 def _counts(database):
+    tables = set(database.get_tables())
     return {
         m._meta.table_name: database.execute_sql(
             f'SELECT COUNT(*) FROM "{m._meta.table_name}"'
         ).fetchone()[0]
         for m in MODELS
+        if m._meta.table_name in tables
     }
 
 
@@ -87,11 +132,13 @@ def test_upgrade_keeps_every_row(empty_app, after):
         SEEDS[after](db.database)
         before = _counts(db.database)
         schema.upgrade(db.database)
-        assert _counts(db.database) == before
+        after = _counts(db.database)
+        assert {table: after[table] for table in before} == before
         assert before["devicesession"] == 3
+        assert sum(before.values()) > 0
 
 
-REBUILD = '''
+REBUILD = """
 from peewee import IntegerField
 
 
@@ -101,7 +148,7 @@ def up(migrator, db):
     )
     db.execute_sql("UPDATE user_account SET karma = 0")
     migrator.migrate(migrator.add_not_null("user_account", "karma"))
-'''
+"""
 
 
 def test_table_rebuild_keeps_child_rows(empty_app, tmp_path):
@@ -115,8 +162,8 @@ def test_table_rebuild_keeps_child_rows(empty_app, tmp_path):
     shutil.copytree(schema.MIGRATIONS_DIR, directory)
     (directory / "9999_rebuild_user.py").write_text(REBUILD)
     with empty_app.app_context():
-        schema.upgrade(db.database, target="0001_accounts", directory=str(directory))
-        seed_0001(db.database)
+        schema.upgrade(db.database, target=ALL[-1], directory=str(directory))
+        SEEDS[ALL[-1]](db.database)
         before = _counts(db.database)
         assert schema.upgrade(db.database, directory=str(directory)) == ["9999_rebuild_user"]
         assert _counts(db.database) == before

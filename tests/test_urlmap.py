@@ -1,44 +1,51 @@
-"""Every route of the URL map, as anonymous and signed in: status and headers.
+"""Every route of the URL map, walked as anonymous, as a partner, and as an
+outsider holding the real ids of another couple's ledger.
 
 A new route fails ``test_every_route_is_listed`` until it is added to ROUTES
 with the statuses it must answer.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
+from flask import url_for
 
-from ledger.models import DeviceSession
-
-from .helpers import PASSWORD, AuthActions
+from ledger.models import Membership
 
 
 @dataclass
 class Route:
-    """Expected statuses, GET and POST (without a CSRF token)."""
+    """Expected statuses as (anonymous, partner) for GET and for a POST
+    without a CSRF token. ``scoped``: the URL holds a ledger's object ids, so
+    an outsider gets 404 for every method the route accepts."""
 
-    get: tuple = ()  # (anonymous, signed in)
+    get: tuple = ()
     post: tuple = ()
-    args: dict = field(default_factory=dict)
-
-
-def own_device(app):
-    with app.app_context():
-        return {"device_id": DeviceSession.select().order_by(DeviceSession.id.desc()).first().id}
+    scoped: bool = False
 
 
 ROUTES = {
-    "home.index": Route(get=(200, 200)),
-    "static": Route(get=(200, 200), args={"filename": "style.css"}),
+    "home.index": Route(get=(200, 302)),
+    "static": Route(get=(200, 200)),
     "auth.register": Route(get=(200, 302), post=(400, 302)),
     "auth.login": Route(get=(200, 302), post=(400, 302)),
     "auth.logout": Route(get=(302, 200), post=(302, 400)),
-    "auth.reset_password": Route(get=(404, 404), post=(404, 404), args={"token": "unknown"}),
+    "auth.reset_password": Route(get=(404, 404), post=(404, 404)),
     "settings.account": Route(get=(302, 200)),
     "settings.profile": Route(get=(405, 405), post=(302, 400)),
     "settings.password": Route(get=(405, 405), post=(302, 400)),
-    "settings.sign_out_device": Route(get=(405, 405), post=(302, 400), args=own_device),
+    "settings.sign_out_device": Route(get=(405, 405), post=(302, 400)),
     "settings.sign_out_everywhere": Route(get=(405, 405), post=(302, 400)),
+    "ledgers.new": Route(get=(302, 200), post=(302, 400)),
+    "ledgers.switch": Route(get=(405, 405), post=(302, 400)),
+    "ledgers.show": Route(get=(302, 200), scoped=True),
+    "ledgers.invite": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "ledgers.invitation": Route(get=(302, 200), scoped=True),
+    "ledgers.revoke": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "ledgers.leave": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "ledgers.remove": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "ledgers.withdraw_removal": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "join.show": Route(get=(200, 200), post=(200, 200)),
 }
 
 SECURITY_HEADERS = {
@@ -56,48 +63,82 @@ def test_every_route_is_listed(app):
     assert endpoints == set(ROUTES)
 
 
-def _cases(app):
+def _urls(app, ids):
+    """Yield (endpoint, route, url) with every argument filled from ``ids``."""
+    values = {"filename": "style.css", "token": "unknown", **ids}
     for rule in app.url_map.iter_rules():
-        spec = ROUTES[rule.endpoint]
-        args = spec.args(app) if callable(spec.args) else spec.args
+        args = {name: values[name] for name in rule.arguments}
         with app.test_request_context():
-            from flask import url_for
-
             url = url_for(rule.endpoint, **args)
-        for method, expected in (("GET", spec.get), ("POST", spec.post)):
-            if expected:
-                yield rule.endpoint, method, url, expected
+        if rule.endpoint == "join.show":
+            url = ids["invitation_path"]  # a real, open invitation
+        yield rule.endpoint, ROUTES[rule.endpoint], url
 
 
-@pytest.mark.parametrize("who", ["anonymous", "signed in"])
-def test_walk_every_route(app, who):
-    client = app.test_client()
-    auth = AuthActions(client)
-    auth.register()
-    if who == "anonymous":
-        auth.logout()
-        AuthActions(app.test_client()).register(email="alex@example.org", name="Alex")
+def _check_headers(endpoint, response):
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (endpoint, name)
+    if endpoint != "static":
+        assert response.headers["Cache-Control"] == "no-store", endpoint
+
+
+@pytest.mark.parametrize("who", ["anonymous", "partner"])
+def test_walk_every_route(world, who):
+    client = world.app.test_client() if who == "anonymous" else world.client("sam")
     index = 0 if who == "anonymous" else 1
     seen = 0
-    for endpoint, method, url, expected in _cases(app):
-        response = client.open(url, method=method, data={"email": "sam@example.org"})
-        response.close()
-        assert response.status_code == expected[index], (endpoint, method, who)
-        for name, value in SECURITY_HEADERS.items():
-            assert response.headers.get(name) == value, (endpoint, name)
-        if endpoint != "static":
-            assert response.headers["Cache-Control"] == "no-store", endpoint
-        seen += 1
+    for endpoint, route, url in _urls(world.app, world.ids["sam"]):
+        for method, expected in (("GET", route.get), ("POST", route.post)):
+            if not expected:
+                continue
+            response = client.open(url, method=method, data={"name": "typed"})
+            response.close()
+            assert response.status_code == expected[index], (endpoint, method, who, url)
+            _check_headers(endpoint, response)
+            seen += 1
     assert seen >= len(ROUTES)
-    # Nothing above signed anyone out: the walk changes nothing.
-    if who == "signed in":
-        assert client.get("/account").status_code == 200
+    if who == "partner":  # POSTs without a token changed nothing
+        assert client.get(f"/ledgers/{world.ids['sam']['ledger_id']}").status_code == 200
 
 
-def test_signed_in_walk_needs_a_real_password_to_change_anything(app):
-    """POSTs in the walk carry no token; the password stays as it was."""
-    client = app.test_client()
-    AuthActions(client).register()
-    client.post("/account/password", data={"current_password": PASSWORD, "new_password": "x" * 20})
-    AuthActions(client).logout()
-    assert AuthActions(client).login().status_code == 302
+def test_outsider_gets_404_for_every_object_of_another_ledger(world):
+    """Casey holds the real ids of Sam & Alex's ledger: every one is a 404."""
+    casey = world.client("casey")
+    checked = 0
+    for endpoint, route, url in _urls(world.app, world.ids["sam"]):
+        if not route.scoped:
+            continue
+        for method, expected in (("GET", route.get), ("POST", route.post)):
+            if not expected:
+                continue
+            accepts = expected[1] != 405
+            for data in ({}, {"csrf_token": _token(casey)}):
+                response = casey.open(url, method=method, data=data)
+                assert response.status_code == (404 if accepts else 405), (endpoint, method)
+                assert "Sam &amp; Alex" not in response.get_data(as_text=True)
+                checked += 1
+    assert checked >= 16
+    with world.app.app_context():  # nothing changed in Sam & Alex's ledger
+        assert (
+            Membership.select()
+            .where(
+                (Membership.ledger == world.ids["sam"]["ledger_id"]) & Membership.left_at.is_null()
+            )
+            .count()
+            == 3
+        )
+
+
+def test_outsider_cannot_switch_to_another_ledger(world):
+    casey = world.client("casey")
+    response = casey.post(
+        "/ledgers/switch",
+        data={"csrf_token": _token(casey), "ledger": world.ids["sam"]["ledger_id"]},
+    )
+    assert response.status_code == 404
+
+
+def _token(client):
+    from .helpers import csrf_token
+
+    return csrf_token(client, "/ledgers/new")

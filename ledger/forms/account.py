@@ -13,7 +13,7 @@ from .auth import (
 )
 
 
-def current_password_field(required=True, description=""):
+def current_password_field(required=True, description="", **kwargs):
     validators = [Length(max=256)]
     if required:
         validators.insert(0, InputRequired("Please enter your current password."))
@@ -22,6 +22,7 @@ def current_password_field(required=True, description=""):
         validators=validators,
         description=description,
         render_kw={"autocomplete": "current-password"},
+        **kwargs,
     )
 
 
@@ -44,7 +45,8 @@ class ProfileForm(BaseForm):
 
 
 class PasswordChangeForm(BaseForm):
-    current_password = current_password_field()
+    # Its own id: the profile form on the same page has a current_password too.
+    current_password = current_password_field(id="password_current_password")
     new_password = new_password_field("New password")
 
     def __init__(self, *args, user, **kwargs):

@@ -38,13 +38,13 @@ def display_name_field():
     )
 
 
-def time_zone_field():
+def time_zone_field(label="Your time zone", description="Times are shown to you in this zone."):
     return SelectField(
-        "Your time zone",
+        label,
         choices=time_zone_choices,
         default="UTC",
         validate_choice=True,
-        description="Times are shown to you in this zone.",
+        description=description,
     )
 
 

@@ -4,7 +4,7 @@
   // Preselect the browser's own time zone on a select nobody has touched yet.
   var zone;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
-  document.querySelectorAll("select[data-tz="detect"]").forEach(function (select) {
+  document.querySelectorAll('select[data-tz="detect"]').forEach(function (select) {
     if (select.value === "UTC" && zone && select.querySelector('option[value="' + zone + '"]')) {
       select.value = zone;
     }

@@ -1,11 +1,5 @@
-"""Accounts, signed-in devices, login throttling and password reset links.
+"""Accounts, signed-in devices, login throttling and password reset links."""
 
-Models own their queries: views call the class methods below and never build
-long queries inline.
-"""
-
-import hashlib
-import secrets
 import uuid
 from datetime import timedelta
 
@@ -14,36 +8,19 @@ from peewee import (
     AutoField,
     BooleanField,
     CharField,
+    DeferredForeignKey,
     ForeignKeyField,
     IntegrityError,
     UUIDField,
     fn,
 )
 
-from . import passwords
-from .db import UTCDateTimeField, db, utcnow
+from .. import passwords
+from ..db import UTCDateTimeField, db, utcnow
+from .base import BaseModel, email_key, new_token, token_hash
 
 #: last_seen_at is written at most this often, not on every request.
 SEEN_RESOLUTION = timedelta(days=1)
-
-
-def new_token():
-    """Return a fresh secret of 256 bits, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def token_hash(token):
-    """Return the SHA-256 of a secret token; only this is ever stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def email_key(email):
-    """Return the case-insensitive form of an email, for lookups and limits."""
-    return email.strip().lower()
-
-
-class BaseModel(db.Model):
-    pass
 
 
 class User(UserMixin, BaseModel):
@@ -119,6 +96,8 @@ class DeviceSession(BaseModel):
     user_agent = CharField(max_length=200, default="")
     created_at = UTCDateTimeField(default=utcnow)
     last_seen_at = UTCDateTimeField(default=utcnow)
+    #: The ledger this device looks at; each device keeps its own.
+    current_ledger = DeferredForeignKey("Ledger", null=True, on_delete="SET NULL")
 
     # The raw token, known only during the request that presented it.
     token = None
@@ -255,7 +234,3 @@ class PasswordReset(BaseModel):
             .where((PasswordReset.id == self.id) & PasswordReset.used_at.is_null())
             .execute()
         )
-
-
-#: Every table, in dependency order (for tests that reset a database).
-MODELS = [User, DeviceSession, LoginFailure, PasswordReset]

@@ -1,0 +1,90 @@
+"""Access helpers: one per kind of object.
+
+Each returns the object only when the user is an active partner in its ledger
+and answers 404 otherwise, exactly like a missing object. Every view that
+touches a ledger's object goes through one of these.
+"""
+
+from flask import abort, g
+from flask_login import current_user
+
+from .models import Invitation, Ledger, Membership, Removal, User
+
+
+def _partner_in(ledger_id, user):
+    return Membership.select(Membership.id).where(
+        (Membership.ledger == ledger_id) & (Membership.user == user) & Membership.left_at.is_null()
+    )
+
+
+def _first_or_404(query):
+    obj = query.first()
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def ledger_for(user, ledger_id):
+    """Return the ledger if ``user`` is a partner in it."""
+    return _first_or_404(
+        Ledger.select()
+        .join(Membership)
+        .where((Ledger.id == ledger_id) & (Membership.user == user) & Membership.left_at.is_null())
+    )
+
+
+def invitation_for(user, ledger_id, invitation_id):
+    """Return an invitation of the ledger, with its ledger, if ``user`` is a partner."""
+    return _first_or_404(
+        Invitation.select(Invitation, Ledger)
+        .join(Ledger)
+        .where(
+            (Invitation.id == invitation_id)
+            & (Invitation.ledger == ledger_id)
+            & _partner_in(ledger_id, user).exists()
+        )
+    )
+
+
+def membership_for(user, ledger_id, membership_id):
+    """Return a partner's active membership, with user and ledger, if ``user`` is a partner."""
+    return _first_or_404(
+        Membership.select(Membership, User, Ledger)
+        .join(User)
+        .switch(Membership)
+        .join(Ledger)
+        .where(
+            (Membership.id == membership_id)
+            & (Membership.ledger == ledger_id)
+            & Membership.left_at.is_null()
+            & _partner_in(ledger_id, user).exists()
+        )
+    )
+
+
+def removal_for(user, ledger_id, removal_id):
+    """Return an open removal request of the ledger if ``user`` is a partner."""
+    return _first_or_404(
+        Removal.select().where(
+            (Removal.id == removal_id)
+            & (Removal.ledger == ledger_id)
+            & Removal.resolved_at.is_null()
+            & _partner_in(ledger_id, user).exists()
+        )
+    )
+
+
+def my_ledgers():
+    """Return the signed-in user's ledgers (one query per request)."""
+    if "my_ledgers" not in g:
+        g.my_ledgers = list(Ledger.for_user(current_user)) if current_user.is_authenticated else []
+    return g.my_ledgers
+
+
+def current_ledger():
+    """Return the ledger this device looks at, or the first of the user's."""
+    ledgers = my_ledgers()
+    if not ledgers:
+        return None
+    chosen = current_user.device.current_ledger_id
+    return next((lg for lg in ledgers if lg.id == chosen), ledgers[0])

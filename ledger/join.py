@@ -1,0 +1,33 @@
+"""Joining a ledger through an invitation link."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .db import utcnow
+from .forms.auth import ConfirmForm
+from .models import Invitation, Membership
+
+bp = Blueprint("join", __name__, url_prefix="/join")
+
+
+@bp.route("/<token>", methods=("GET", "POST"))
+def show(token):
+    invitation = Invitation.by_token(token)
+    if invitation is None:
+        return render_template("join/unusable.html", status="unknown"), 404
+    status = invitation.status(utcnow())
+    if status != "open":
+        return render_template("join/unusable.html", status=status), 410
+    ledger = invitation.ledger
+    if not current_user.is_authenticated:
+        return render_template("join/signed_out.html", invitation=invitation, here=request.path)
+    if Membership.active(ledger, current_user):
+        return render_template("join/already.html", ledger=ledger)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if not invitation.accept(current_user, utcnow()):
+            return render_template("join/unusable.html", status="used"), 410
+        ledger.remember_as_current(current_user.device)
+        flash(f"Welcome to “{ledger.name}”. You are now a partner in it.")
+        return redirect(url_for("ledgers.show", ledger_id=ledger.id))
+    return render_template("join/confirm.html", invitation=invitation, form=form), form.status

@@ -1,0 +1,36 @@
+"""The models. Each owns its queries: views call their methods and never build
+long queries inline."""
+
+from .accounts import DeviceSession, LoginFailure, PasswordReset, User
+from .base import BaseModel, email_key, new_token, token_hash
+from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
+
+#: Every table, in dependency order.
+MODELS = [
+    User,
+    Ledger,
+    DeviceSession,
+    LoginFailure,
+    PasswordReset,
+    Invitation,
+    Membership,
+    Removal,
+    RemovalConfirmation,
+]
+
+__all__ = [
+    "MODELS",
+    "BaseModel",
+    "DeviceSession",
+    "Invitation",
+    "Ledger",
+    "LoginFailure",
+    "Membership",
+    "PasswordReset",
+    "Removal",
+    "RemovalConfirmation",
+    "User",
+    "email_key",
+    "new_token",
+    "token_hash",
+]

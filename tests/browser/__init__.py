@@ -1,0 +1,1 @@
+"""Browser tests: a real Chromium drives the app over HTTP (SQLite only)."""
