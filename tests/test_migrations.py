@@ -9,7 +9,6 @@ from ledger import create_app, schema
 from ledger.db import db, is_sqlite
 from ledger.models import MODELS
 
-
 ALL = [m.name for m in Migration.load_directory(schema.MIGRATIONS_DIR)]
 
 

@@ -9,10 +9,10 @@ from flask import abort
 
 from ledger import ConfigurationError, create_app
 from ledger.forms import CSRF_EXPLANATION
-from ledger.models import MODELS, DeviceSession, User
+from ledger.models import MODELS, User
 from ledger.security import external_url
 
-from .helpers import CSRF_RE, PASSWORD, AuthActions, csrf_token
+from .helpers import CSRF_RE, PASSWORD, csrf_token
 
 # Every POST route: who posts, the page its form is on, what a person typed,
 # and a piece of the page that must come back when the token failed.
