@@ -47,13 +47,14 @@ def render_ledger(ledger, status=200, csrf_notice=False, **forms):
     """Render a ledger's page: partners, invitations and open requests."""
     forms.setdefault("invitation_form", InvitationForm())
     forms.setdefault("confirm_form", ConfirmForm())
+    partners = list(ledger.partners())
     page = render_template(
         "ledgers/show.html",
         ledger=ledger,
-        partners=list(ledger.partners()),
+        partners=partners,
         former_partners=list(ledger.former_partners()),
         invitations=list(ledger.invitations()),
-        removals=[(r, r.waiting_for(), r.confirmed_by()) for r in ledger.open_removals()],
+        removals=ledger.open_removals(partners),
         now=utcnow(),
         csrf_notice=csrf_notice,
         **forms,

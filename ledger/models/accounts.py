@@ -209,8 +209,10 @@ class PasswordReset(BaseModel):
     @classmethod
     def issue(cls, user, lifetime):
         """Create a reset link for the user; return its raw token."""
-        token = new_token()
-        cls.create(user=user, token_hash=token_hash(token), expires_at=utcnow() + lifetime)
+        token, now = new_token(), utcnow()
+        cls.create(
+            user=user, token_hash=token_hash(token), created_at=now, expires_at=now + lifetime
+        )
         return token
 
     @classmethod

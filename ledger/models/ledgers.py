@@ -70,15 +70,28 @@ class Ledger(BaseModel):
             .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         )
 
-    def open_removals(self):
-        """Return pending requests to remove a partner, with their target."""
-        return (
+    def open_removals(self, partners):
+        """Return pending removal requests, each with the partners it waits for.
+
+        Two queries, however many requests: the requests with their targets,
+        then every confirmation of them.
+        """
+        removals = list(
             Removal.select(Removal, Membership, User)
             .join(Membership)
             .join(User)
             .where((Removal.ledger == self) & Removal.resolved_at.is_null())
             .order_by(Removal.created_at)
         )
+        confirmed = {removal.id: set() for removal in removals}
+        if removals:
+            for row in RemovalConfirmation.select().where(
+                RemovalConfirmation.removal.in_(list(confirmed))
+            ):
+                confirmed[row.removal_id].add(row.user_id)
+        return [
+            (removal, removal.waiting_for(partners, confirmed[removal.id])) for removal in removals
+        ]
 
     def remember_as_current(self, device):
         """Make this the ledger the device looks at."""
@@ -104,13 +117,14 @@ class Invitation(BaseModel):
     @classmethod
     def issue(cls, ledger, user, note, lifetime):
         """Create an invitation and return it with its raw token set."""
-        token = new_token()
+        token, now = new_token(), utcnow()
         invitation = cls.create(
             ledger=ledger,
             created_by=user,
             note=note,
             token_hash=token_hash(token),
-            expires_at=utcnow() + lifetime,
+            created_at=now,
+            expires_at=now + lifetime,
         )
         invitation.token = token
         return invitation
@@ -246,13 +260,14 @@ class Removal(BaseModel):
             for c in RemovalConfirmation.select().where(RemovalConfirmation.removal == self)
         }
 
-    def waiting_for(self):
+    def waiting_for(self, partners=None, confirmed=None):
         """Return the remaining partners who have not confirmed yet."""
-        confirmed = self.confirmed_by()
+        if partners is None:
+            partners = Ledger(id=self.ledger_id).partners()
+        if confirmed is None:
+            confirmed = self.confirmed_by()
         return [
-            m.user
-            for m in Ledger(id=self.ledger_id).partners()
-            if m.id != self.membership_id and m.user_id not in confirmed
+            m.user for m in partners if m.id != self.membership_id and m.user_id not in confirmed
         ]
 
     def settle(self, now):
