@@ -8,7 +8,7 @@ touches a ledger's object goes through one of these.
 from flask import abort, g
 from flask_login import current_user
 
-from .models import Invitation, Ledger, Membership, Removal, User
+from .models import Agreement, Draft, Invitation, Ledger, Membership, Removal, User
 
 
 def _partner_in(ledger_id, user):
@@ -88,3 +88,30 @@ def current_ledger():
         return None
     chosen = current_user.device.current_ledger_id
     return next((lg for lg in ledgers if lg.id == chosen), ledgers[0])
+
+
+def agreement_for(user, ledger_id, agreement_id):
+    """Return an agreement of the ledger, with its ledger, if ``user`` is a partner."""
+    return _first_or_404(
+        Agreement.select(Agreement, Ledger)
+        .join(Ledger)
+        .where(
+            (Agreement.id == agreement_id)
+            & (Agreement.ledger == ledger_id)
+            & _partner_in(ledger_id, user).exists()
+        )
+    )
+
+
+def draft_for(user, ledger_id, draft_id):
+    """Return a draft only to its author, while a partner in its ledger."""
+    return _first_or_404(
+        Draft.select(Draft, Ledger)
+        .join(Ledger)
+        .where(
+            (Draft.id == draft_id)
+            & (Draft.ledger == ledger_id)
+            & (Draft.author == user)
+            & _partner_in(ledger_id, user).exists()
+        )
+    )

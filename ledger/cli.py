@@ -15,6 +15,21 @@ db_cli = AppGroup("db", help="Create and upgrade the database schema.")
 def init_app(app):
     app.cli.add_command(db_cli)
     app.cli.add_command(reset_link)
+    app.cli.add_command(verify)
+
+
+@click.command("verify")
+@with_appcontext
+def verify():
+    """Check every agreement's hash chain; exit non-zero at the first broken link."""
+    from .chain import verify_all
+
+    with db.database.connection_context():
+        checked, links, broken = verify_all()
+    if broken is not None:
+        click.echo(str(broken), err=True)
+        raise SystemExit(1)
+    click.echo(f"All {checked} agreement chains verify ({links} links).")
 
 
 @db_cli.command("upgrade")

@@ -30,14 +30,19 @@ def make_database(url):
     )
 
 
+def _unwrap(database):
+    database = database or db.database
+    return getattr(database, "obj", None) or database  # a Proxy's target
+
+
 def is_sqlite(database=None):
-    """Tell whether the bound database is SQLite."""
-    return isinstance(database or db.database.obj, SqliteDatabase)
+    """Tell whether ``database`` (default: the bound one) is SQLite."""
+    return isinstance(_unwrap(database), SqliteDatabase)
 
 
 def is_postgres(database=None):
-    """Tell whether the bound database is PostgreSQL."""
-    return isinstance(database or db.database.obj, PostgresqlDatabase)
+    """Tell whether ``database`` (default: the bound one) is PostgreSQL."""
+    return isinstance(_unwrap(database), PostgresqlDatabase)
 
 
 @contextmanager

@@ -5,8 +5,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_login import current_user
 
 from .access import current_ledger, my_ledgers
+from .agreements import waiting_count
 from .forms import CSRF_EXPLANATION
 from .forms.ledgers import SwitchLedgerForm
+from .models import KINDS
 
 BROWSERS = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
 SYSTEMS = [
@@ -24,6 +26,9 @@ def init_app(app):
     app.jinja_env.globals.update(
         csrf_explanation=CSRF_EXPLANATION,
         current_ledger=current_ledger,
+        waiting_count=waiting_count,
+        kind_label=KINDS.get,
+        kinds_labels=KINDS.items,
         my_ledgers=my_ledgers,
         switch_form=lambda: SwitchLedgerForm(
             formdata=None, ledgers=my_ledgers(), ledger=getattr(current_ledger(), "id", None)

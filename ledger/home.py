@@ -13,5 +13,5 @@ def index():
     if current_user.is_authenticated:
         ledger = current_ledger()
         if ledger is not None:
-            return redirect(url_for("ledgers.show", ledger_id=ledger.id))
+            return redirect(url_for("agreements.dashboard", ledger_id=ledger.id))
     return render_template("home/index.html")

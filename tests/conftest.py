@@ -17,7 +17,15 @@ from ledger import create_app  # noqa: E402
 from ledger.db import db  # noqa: E402
 from ledger.schema import upgrade  # noqa: E402
 
-from .helpers import AuthActions, create_ledger, invite, join, post_form  # noqa: E402
+from .helpers import (  # noqa: E402
+    AuthActions,
+    answer,
+    create_ledger,
+    invite,
+    join,
+    post_form,
+    propose,
+)
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_DATABASE_URL")
 
@@ -126,6 +134,26 @@ class World:
         for other in others:
             _, path = invite(owner_client, ledger_id, note=f"for {other.title()}")
             assert join(self.client(other), path).status_code == 302
+        # An agreement in force (everyone accepted), with a change proposed.
+        agreement = propose(owner_client, ledger_id, title=f"{ledger_name} check-in")
+        for other in others:
+            assert answer(self.client(other), agreement, 1).status_code == 302
+        response = post_form(
+            owner_client,
+            f"{agreement}/change",
+            {
+                "title": f"{ledger_name} check-in",
+                "text": "Forty minutes.",
+                "base": "1",
+                "action": "propose",
+            },
+        )
+        assert response.status_code == 302
+        draft = post_form(
+            owner_client,
+            f"/ledgers/{ledger_id}/agreements/new/general",
+            {"title": "A private draft", "text": "Not yet.", "action": "draft"},
+        ).headers["Location"]
         invitation_id, path = invite(owner_client, ledger_id, note="still open")
         with self.app.app_context():
             members = {
@@ -157,6 +185,11 @@ class World:
             "membership_id": members[others[0]],
             "removal_id": removal_id,
             "device_id": device_id,
+            "agreement_id": int(agreement.rsplit("/", 1)[1]),
+            "agreement_path": agreement,
+            "number": 2,
+            "kind": "general",
+            "draft_id": int(draft.rsplit("/", 1)[1]),
         }
 
 

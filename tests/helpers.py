@@ -75,3 +75,33 @@ def invite(client, ledger_id, note="for a partner"):
 def join(client, path):
     """Confirm joining through an invitation path; return the response."""
     return post_form(client, path, {})
+
+
+HASH_RE = re.compile(r'name="content_hash" type="hidden" value="([0-9a-f]{64})"')
+
+
+def propose(client, ledger_id, kind="general", **fields):
+    """Propose a new agreement through the form; return its page path."""
+    data = {
+        "title": "Our Sunday check-in",
+        "text": "Half an hour, every Sunday.",
+        "reason": "",
+        "action": "propose",
+        **fields,
+    }
+    response = post_form(client, f"/ledgers/{ledger_id}/agreements/new/{kind}", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    return response.headers["Location"]
+
+
+def answer(client, path, number, decision="accept", note=""):
+    """Answer revision ``number`` of the agreement at ``path`` as shown."""
+    page = client.get(path).get_data(as_text=True)
+    match = HASH_RE.search(page)
+    assert match, "no answer form on the agreement page"
+    return post_form(
+        client,
+        f"{path}/revisions/{number}/answer",
+        {"decision": decision, "note": note, "content_hash": match.group(1)},
+        page=path,
+    )

@@ -117,6 +117,62 @@ POST_FORMS = {
         "Withdraw my request",
     ),
     "join.show": ("robin", "{invitation_path}", "{invitation_path}", {}, "Join “Sam &amp; Alex”"),
+    "agreements.new": (
+        "sam",
+        "/ledgers/{ledger_id}/agreements/new/general",
+        "/ledgers/{ledger_id}/agreements/new/general",
+        {"title": "Typed title words", "text": "x", "action": "propose"},
+        "Typed title words",
+    ),
+    "agreements.draft": (
+        "sam",
+        "/ledgers/{ledger_id}/drafts/{draft_id}",
+        "/ledgers/{ledger_id}/drafts/{draft_id}",
+        {"title": "Typed draft title", "text": "x", "action": "draft"},
+        "Typed draft title",
+    ),
+    "agreements.delete_draft": (
+        "sam",
+        "/ledgers/{ledger_id}/drafts/{draft_id}/delete",
+        "/ledgers/{ledger_id}/drafts/{draft_id}",
+        {},
+        "Delete this draft",
+    ),
+    "agreements.answer": (
+        "alex",
+        "{agreement_path}/revisions/{number}/answer",
+        "{agreement_path}",
+        {"decision": "change", "note": "Typed note asking for a change"},
+        "Typed note asking for a change",
+    ),
+    "agreements.withdraw_answer": (
+        "alex",
+        "{agreement_path}/revisions/{number}/withdraw-answer",
+        "{agreement_path}",
+        {},
+        "Sam &amp; Alex check-in",
+    ),
+    "agreements.withdraw_proposal": (
+        "sam",
+        "{agreement_path}/revisions/{number}/withdraw",
+        "{agreement_path}",
+        {},
+        "Withdraw my proposal",
+    ),
+    "agreements.change": (
+        "sam",
+        "{agreement_path}/change",
+        "{agreement_path}/change",
+        {"title": "Typed change title", "text": "y", "action": "propose", "base": "2"},
+        "Typed change title",
+    ),
+    "agreements.retire": (
+        "sam",
+        "{agreement_path}/retire",
+        "{agreement_path}/retire",
+        {"reason": "Typed retire reason", "base": "2"},
+        "Typed retire reason",
+    ),
 }
 
 

@@ -46,6 +46,21 @@ ROUTES = {
     "ledgers.remove": Route(get=(302, 200), post=(302, 400), scoped=True),
     "ledgers.withdraw_removal": Route(get=(405, 405), post=(302, 400), scoped=True),
     "join.show": Route(get=(200, 200), post=(200, 200)),
+    "agreements.dashboard": Route(get=(302, 200), scoped=True),
+    "agreements.choose": Route(get=(302, 200), scoped=True),
+    "agreements.new": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "agreements.draft": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "agreements.delete_draft": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "agreements.show": Route(get=(302, 200), scoped=True),
+    "agreements.answer": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "agreements.withdraw_answer": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "agreements.withdraw_proposal": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "agreements.change": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "agreements.retire": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "agreements.history": Route(get=(302, 200), scoped=True),
+    "agreements.compare": Route(get=(302, 200), scoped=True),
+    "agreements.activity": Route(get=(302, 200), scoped=True),
+    "agreements.print_view": Route(get=(302, 200), scoped=True),
 }
 
 SECURITY_HEADERS = {

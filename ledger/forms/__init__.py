@@ -96,4 +96,4 @@ def no_control_characters(multiline=False):
 @cache
 def time_zone_choices():
     """Return every IANA time zone name, sorted, as WTForms choices."""
-    return [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+    return {name: name.replace("_", " ") for name in sorted(available_timezones())}

@@ -40,4 +40,4 @@ class SwitchLedgerForm(BaseForm):
 
     def __init__(self, *args, ledgers=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.ledger.choices = [(lg.id, lg.name) for lg in ledgers]
+        self.ledger.choices = {lg.id: lg.name for lg in ledgers}

@@ -2,6 +2,7 @@
 long queries inline."""
 
 from .accounts import DeviceSession, LoginFailure, PasswordReset, User
+from .agreements import KINDS, Agreement, Conflict, Consent, Draft, Revision
 from .base import BaseModel, email_key, new_token, token_hash
 from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
 
@@ -16,10 +17,20 @@ MODELS = [
     Membership,
     Removal,
     RemovalConfirmation,
+    Agreement,
+    Revision,
+    Consent,
+    Draft,
 ]
 
 __all__ = [
+    "KINDS",
     "MODELS",
+    "Agreement",
+    "Conflict",
+    "Consent",
+    "Draft",
+    "Revision",
     "BaseModel",
     "DeviceSession",
     "Invitation",

@@ -1,0 +1,575 @@
+"""Agreements set together: drafts, proposals, answers, history and diffs."""
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from playhouse.flask_utils import PaginatedQuery
+
+from . import diff
+from .access import agreement_for, draft_for, ledger_for
+from .consent import ACCEPTING
+from .db import utcnow
+from .forms.agreements import (
+    ANSWERS,
+    CHOICE_LABELS,
+    FORMS,
+    AnswerForm,
+    RetireForm,
+    field_labels,
+)
+from .forms.auth import ConfirmForm
+from .models import KINDS, Agreement, Conflict, Consent, Draft, Revision, User
+from .models.agreements import canonical_json, load_states
+from .starters import STARTERS
+
+bp = Blueprint("agreements", __name__, url_prefix="/ledgers/<id:ledger_id>")
+
+
+def me():
+    return current_user._get_current_object()
+
+
+def title_of(kind, content):
+    """The line an agreement is known by: its topic, signal, area or title."""
+    return FORMS[kind].title_of(content)
+
+
+def readable(content):
+    """Content with stored choice values replaced by their labels."""
+    return {name: CHOICE_LABELS.get(name, {}).get(value, value) for name, value in content.items()}
+
+
+def names(memberships):
+    return {m.user_id: m.user.display_name for m in memberships}
+
+
+@bp.app_template_global()
+def agreement_title(kind, revision):
+    return title_of(kind, revision.fields)
+
+
+@bp.get("/agreements")
+@login_required
+def dashboard(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    agreements = list(Agreement.in_ledger(ledger.id))
+    states, memberships = load_states(ledger.id, agreements, utcnow())
+    groups = {kind: [] for kind in KINDS}
+    waiting_for_me, waiting_for_others = [], []
+    for agreement in agreements:
+        state = states[agreement.id]
+        if state.in_force and not state.retired:
+            groups[agreement.kind].append((agreement, state))
+        if needs_my_answer(state, me().id):
+            waiting_for_me.append((agreement, state))
+        elif state.pending:
+            waiting_for_others.append((agreement, state))
+    return render_template(
+        "agreements/dashboard.html",
+        ledger=ledger,
+        groups=groups,
+        waiting_for_me=waiting_for_me,
+        waiting_for_others=waiting_for_others,
+        drafts=list(Draft.mine(ledger.id, me())),
+        activity=recent_activity(ledger.id, limit=8),
+        names=names(memberships),
+        active_partners=sum(1 for m in memberships if m.left_at is None),
+    )
+
+
+def needs_my_answer(state, user_id):
+    """True when a pending proposal asks me, or I have not accepted what is in force."""
+    if state.pending and user_id in state.pending.waiting:
+        return state.pending.revision.author_id != user_id
+    return bool(
+        state.in_force
+        and not state.retired
+        and not state.pending
+        and user_id not in state.in_force.answers
+    )
+
+
+def recent_activity(ledger_id, limit=None, page=None):
+    """Revisions and answers of a ledger, newest first, with their agreements."""
+    revisions = (
+        Revision.select(Revision, Agreement, User)
+        .join(Agreement)
+        .switch(Revision)
+        .join(User)
+        .where(Agreement.ledger == ledger_id)
+        .order_by(Revision.created_at.desc())
+        .limit(limit or 50)
+    )
+    consents = (
+        Consent.select(Consent, Agreement, User, Revision)
+        .join(Agreement)
+        .switch(Consent)
+        .join(User)
+        .switch(Consent)
+        .join(Revision)
+        .where(
+            (Agreement.ledger == ledger_id)
+            # A proposal's author accepts it with it: that is not news.
+            & ~((Consent.user == Revision.author) & (Consent.seq == 1))
+        )
+        .order_by(Consent.created_at.desc())
+        .limit(limit or 50)
+    )
+    events = sorted(list(revisions) + list(consents), key=lambda e: e.created_at, reverse=True)
+    return events[:limit] if limit else events
+
+
+def waiting_count():
+    """How many agreements wait for my answer in the current ledger (for the nav)."""
+    from flask import g
+
+    from .access import current_ledger
+
+    if "waiting_count" not in g:
+        ledger = current_ledger()
+        count = 0
+        if ledger is not None:
+            agreements = list(Agreement.in_ledger(ledger.id))
+            states, _ = load_states(ledger.id, agreements, utcnow())
+            count = sum(needs_my_answer(states[a.id], me().id) for a in agreements)
+        g.waiting_count = count
+    return g.waiting_count
+
+
+@bp.get("/agreements/new")
+@login_required
+def choose(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    return render_template("agreements/choose.html", ledger=ledger, kinds=KINDS, starters=STARTERS)
+
+
+@bp.route("/agreements/new/<kind>", methods=("GET", "POST"))
+@login_required
+def new(ledger_id, kind):
+    ledger = ledger_for(me(), ledger_id)
+    if kind not in FORMS:
+        abort(404)
+    starter = STARTERS[kind].get(request.args.get("starter", ""), {}).get("content", {})
+    form = FORMS[kind](data=starter) if request.method == "GET" else FORMS[kind]()
+    if form.validate_on_submit():
+        if request.form.get("action") == "draft":
+            draft = Draft.create(
+                ledger=ledger,
+                author=me(),
+                kind=kind,
+                content=canonical_json(form.content()),
+                reason=form.reason_text,
+            )
+            flash("Saved as a private draft. Only you can see it.")
+            return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
+        revision = Agreement.propose_new(ledger, me(), kind, form.content(), form.reason_text)
+        flash("Proposed. Your partners are asked to read it and answer.")
+        return redirect(
+            url_for("agreements.show", ledger_id=ledger.id, agreement_id=revision.agreement_id)
+        )
+    return render_template(
+        "agreements/form.html", ledger=ledger, kind=kind, form=form, mode="new"
+    ), form.status
+
+
+@bp.route("/drafts/<id:draft_id>", methods=("GET", "POST"))
+@login_required
+def draft(ledger_id, draft_id):
+    draft = draft_for(me(), ledger_id, draft_id)
+    form_class = FORMS[draft.kind]
+    if request.method == "GET":
+        form = form_class(data={**draft.fields, "reason": draft.reason, "base": draft.base_number})
+    else:
+        form = form_class()
+    if form.validate_on_submit():
+        if request.form.get("action") == "draft":
+            Draft.update(
+                content=canonical_json(form.content()),
+                reason=form.reason_text,
+                updated_at=utcnow(),
+            ).where(Draft.id == draft.id).execute()
+            flash("Draft saved.")
+            return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=draft.id))
+        try:
+            if draft.agreement_id:
+                agreement = Agreement.get_by_id(draft.agreement_id)
+                revision = agreement.append_revision(
+                    me(), "propose", form.content(), form.reason_text, int(form.base.data or 0)
+                )
+            else:
+                revision = Agreement.propose_new(
+                    draft.ledger, me(), draft.kind, form.content(), form.reason_text
+                )
+        except Conflict:
+            return conflict(agreement_for(me(), ledger_id, draft.agreement_id), form)
+        draft.delete_instance()
+        flash("Proposed. Your partners are asked to read it and answer.")
+        return redirect(
+            url_for("agreements.show", ledger_id=ledger_id, agreement_id=revision.agreement_id)
+        )
+    return render_template(
+        "agreements/form.html",
+        ledger=draft.ledger,
+        kind=draft.kind,
+        form=form,
+        mode="draft",
+        draft=draft,
+    ), form.status
+
+
+@bp.post("/drafts/<id:draft_id>/delete")
+@login_required
+def delete_draft(ledger_id, draft_id):
+    draft = draft_for(me(), ledger_id, draft_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "agreements/form.html",
+            ledger=draft.ledger,
+            kind=draft.kind,
+            mode="draft",
+            draft=draft,
+            form=FORMS[draft.kind](data={**draft.fields, "reason": draft.reason}),
+            csrf_notice=True,
+        ), form.status
+    draft.delete_instance()
+    flash("The draft is deleted.")
+    return redirect(url_for("agreements.dashboard", ledger_id=ledger_id))
+
+
+def load_one(agreement):
+    """An agreement's state and the names of everyone in its ledger."""
+    states, memberships = load_states(agreement.ledger_id, [agreement], utcnow())
+    return states[agreement.id], memberships
+
+
+@bp.get("/agreements/<id:agreement_id>")
+@login_required
+def show(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    return render_agreement(agreement)
+
+
+def render_agreement(agreement, status=200, answer_form=None, confirm_form=None):
+    state, memberships = load_one(agreement)
+    pending = state.pending
+    changes = None
+    if pending and state.in_force:
+        changes = diff.fields(
+            field_labels(agreement.kind),
+            readable(state.in_force.revision.fields),
+            readable(pending.revision.fields),
+        )
+    answer_form = answer_form or AnswerForm()
+    rs = can_answer(state, me().id)
+    if rs is not None and rs is state.in_force:
+        # Joined later: accept what is in force, or propose a change to it.
+        answer_form.decision.choices = {k: ANSWERS[k] for k in ACCEPTING}
+    active = [m for m in memberships if m.left_at is None]
+    not_yet = []
+    if state.in_force and not state.retired:
+        not_yet = [m.user for m in active if m.user_id not in state.in_force.answers]
+    page = render_template(
+        "agreements/show.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        state=state,
+        changes=changes,
+        labels=field_labels(agreement.kind),
+        readable=readable,
+        names=names(memberships),
+        not_yet=not_yet,
+        can_answer=rs,
+        can_withdraw_answer=can_withdraw_answer(state, me().id),
+        answer_form=answer_form,
+        confirm_form=confirm_form or ConfirmForm(),
+    )
+    return page, status
+
+
+def can_answer(state, user_id):
+    """Return the revision I may answer now, or None."""
+    if state.pending:
+        rs = state.pending
+        if rs.revision.author_id != user_id and user_id in rs.required:
+            return rs
+        return None
+    if state.in_force and not state.retired and user_id not in state.in_force.answers:
+        return state.in_force  # a partner who joined later
+    return None
+
+
+def can_withdraw_answer(state, user_id):
+    rs = state.pending
+    if rs and rs.revision.author_id != user_id and user_id in rs.answers:
+        return rs if not rs.everyone_answered else None
+    return None
+
+
+def answerable(agreement, number, user_id, check):
+    """The revision ``number`` if ``check`` allows it for this user, else None."""
+    state, _ = load_one(agreement)
+    rs = check(state, user_id)
+    if rs is None or rs.revision.number != number:
+        return None
+    return rs
+
+
+@bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/answer")
+@login_required
+def answer(ledger_id, agreement_id, number):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return render_agreement(agreement, form.status, answer_form=form)
+    rs = answerable(agreement, number, me().id, can_answer)
+    if rs is None:
+        flash("That proposal can no longer be answered: it changed while you were reading.")
+        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+    if rs.status == "in force" and form.decision.data not in ACCEPTING:
+        flash("To ask for a change to what is in force, please propose the change.")
+        return redirect(
+            url_for("agreements.change", ledger_id=ledger_id, agreement_id=agreement_id)
+        )
+    if form.content_hash.data != rs.revision.content_hash:
+        flash("What you read is not the revision on the table any more. Please read it again.")
+        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+    try:
+        agreement.record_consent(
+            rs.revision, me(), form.decision.data, form.note.data or "", form.content_hash.data
+        )
+    except Conflict:
+        flash("Your answer was already recorded.")
+    else:
+        flash(
+            {
+                "accept": "Your acceptance is recorded.",
+                "concern": "Your acceptance and your concern are recorded.",
+                "change": "Your request for a change is recorded and shown to your partners.",
+            }[form.decision.data]
+        )
+    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/withdraw-answer")
+@login_required
+def withdraw_answer(ledger_id, agreement_id, number):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_agreement(agreement, form.status, confirm_form=form)
+    rs = answerable(agreement, number, me().id, can_withdraw_answer)
+    if rs is None:
+        flash("Your answer can't be withdrawn now: everyone has answered.")
+    else:
+        agreement.record_consent(rs.revision, me(), "withdraw", "", rs.revision.content_hash)
+        flash("Your answer is withdrawn. You can answer again.")
+    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/withdraw")
+@login_required
+def withdraw_proposal(ledger_id, agreement_id, number):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_agreement(agreement, form.status, confirm_form=form)
+    state, _ = load_one(agreement)
+    rs = state.pending
+    if rs is None or rs.revision.number != number or rs.revision.author_id != me().id:
+        abort(403)
+    agreement.record_consent(rs.revision, me(), "retract", "", rs.revision.content_hash)
+    flash("Your proposal is withdrawn.")
+    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.route("/agreements/<id:agreement_id>/change", methods=("GET", "POST"))
+@login_required
+def change(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    state, _ = load_one(agreement)
+    if state.retired:
+        abort(404)
+    form_class = FORMS[agreement.kind]
+    if request.method == "GET":
+        source = state.current.revision
+        restore = request.args.get("from", type=int)
+        if restore:
+            source = next(
+                (rs.revision for rs in state.revisions if rs.revision.number == restore), None
+            ) or abort(404)
+        form = form_class(
+            data={
+                **source.fields,
+                "base": state.latest.revision.number,
+                "reason": f"Restoring revision {restore}" if restore else "",
+            }
+        )
+    else:
+        form = form_class()
+    if form.validate_on_submit():
+        if request.form.get("action") == "draft":
+            d = Draft.create(
+                ledger=agreement.ledger_id,
+                author=me(),
+                kind=agreement.kind,
+                content=canonical_json(form.content()),
+                reason=form.reason_text,
+                agreement=agreement,
+                base_number=int(form.base.data or 0),
+            )
+            flash("Saved as a private draft. Only you can see it.")
+            return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=d.id))
+        try:
+            agreement.append_revision(
+                me(), "propose", form.content(), form.reason_text, int(form.base.data or -1)
+            )
+        except (Conflict, ValueError):
+            return conflict(agreement, form)
+        flash("Your change is proposed. What is in force stays in force until everyone accepts.")
+        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+    return render_template(
+        "agreements/form.html",
+        ledger=agreement.ledger,
+        kind=agreement.kind,
+        form=form,
+        mode="change",
+        agreement=agreement,
+    ), form.status
+
+
+def conflict(agreement, form):
+    """Someone else proposed first: show both, keep what this person typed."""
+    state, memberships = load_one(agreement)
+    newer = state.latest.revision
+    form.base.data = str(newer.number)
+    return render_template(
+        "agreements/conflict.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        kind=agreement.kind,
+        newer=newer,
+        names=names(memberships),
+        labels=field_labels(agreement.kind),
+        readable=readable,
+        mine=readable(form.content()),
+        form=form,
+    ), 409
+
+
+@bp.route("/agreements/<id:agreement_id>/retire", methods=("GET", "POST"))
+@login_required
+def retire(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    state, _ = load_one(agreement)
+    if not state.in_force or state.retired:
+        abort(404)
+    form = (
+        RetireForm(base=state.latest.revision.number) if request.method == "GET" else RetireForm()
+    )
+    if form.validate_on_submit():
+        try:
+            agreement.append_revision(
+                me(),
+                "retire",
+                state.in_force.revision.fields,
+                form.reason_text,
+                int(form.base.data or -1),
+            )
+        except (Conflict, ValueError):
+            flash("Someone proposed something on this agreement meanwhile. Please look again.")
+            return redirect(
+                url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
+            )
+        flash("Retiring it is proposed. It stays in force until everyone accepts.")
+        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+    return render_template(
+        "agreements/retire.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        state=state,
+        form=form,
+    ), form.status
+
+
+@bp.get("/agreements/<id:agreement_id>/history")
+@login_required
+def history(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    state, memberships = load_one(agreement)
+    pages = PaginatedQuery(
+        Revision.select().where(Revision.agreement == agreement).order_by(Revision.number.desc()),
+        paginate_by=10,
+    )
+    shown = {r.number for r in pages.get_object_list()}
+    return render_template(
+        "agreements/history.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        state=state,
+        entries=[rs for rs in reversed(state.revisions) if rs.revision.number in shown],
+        pagination=pages,
+        page_number=pages.get_page(),
+        names=names(memberships),
+    )
+
+
+@bp.get("/agreements/<id:agreement_id>/diff")
+@login_required
+def compare(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    numbers = sorted(
+        Revision.select(Revision.number, Revision.content)
+        .where(Revision.agreement == agreement)
+        .tuples()
+    )
+    contents = dict(numbers)
+    old = request.args.get("from", type=int) or max(1, len(numbers) - 1)
+    new = request.args.get("to", type=int) or len(numbers)
+    if old not in contents or new not in contents:
+        abort(404)
+    changes = diff.fields(
+        field_labels(agreement.kind),
+        readable(json.loads(contents[old])),
+        readable(json.loads(contents[new])),
+    )
+    return render_template(
+        "agreements/diff.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        changes=changes,
+        old=old,
+        new=new,
+        numbers=[n for n, _ in numbers],
+    )
+
+
+@bp.get("/activity")
+@login_required
+def activity(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    return render_template(
+        "agreements/activity.html", ledger=ledger, events=recent_activity(ledger.id, limit=100)
+    )
+
+
+@bp.get("/print")
+@login_required
+def print_view(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    agreements = list(Agreement.in_ledger(ledger.id))
+    states, memberships = load_states(ledger.id, agreements, utcnow())
+    in_force = [
+        (a, states[a.id]) for a in agreements if states[a.id].in_force and not states[a.id].retired
+    ]
+    return render_template(
+        "agreements/print.html",
+        ledger=ledger,
+        in_force=in_force,
+        names=names(memberships),
+        labels={kind: field_labels(kind) for kind in KINDS},
+        readable=readable,
+        kinds=KINDS,
+        now=utcnow(),
+    )

@@ -1,0 +1,170 @@
+"""What an agreement's history means: which revision is in force, what is
+pending, who is still asked. Pure functions over rows already loaded.
+
+Rules:
+- A revision needs an answer from every partner who belonged to the ledger
+  when it was proposed and still does (a partner who leaves is no longer
+  waited for). If that is fewer than two people, every current partner is
+  asked, so a proposal made while waiting for a partner can be accepted by the
+  partner who joins. Nothing comes into force with fewer than two.
+- It comes into force at the first moment when all of them have accepted it
+  (or accepted with a concern). Asking for a change blocks.
+- Only the newest revision can be answered; a newer one supersedes a pending
+  one. Once in force, a revision stays in force until a later one comes into
+  force (a change, or a retirement).
+"""
+
+from dataclasses import dataclass, field
+
+ACCEPTING = ("accept", "concern")
+
+
+@dataclass
+class RevisionState:
+    revision: object
+    #: "in force", "was in force", "pending", "superseded", "withdrawn", "retired"
+    status: str = "pending"
+    in_force_at: object = None
+    required: list = field(default_factory=list)  # user ids
+    answers: dict = field(default_factory=dict)  # user id -> effective Consent
+    withdrawn_at: object = None
+
+    @property
+    def waiting(self):
+        """User ids still asked to answer."""
+        return [u for u in self.required if u not in self.answers]
+
+    @property
+    def change_requested(self):
+        return [c for c in self.answers.values() if c.decision == "change"]
+
+    @property
+    def accepted(self):
+        """Effective acceptances, in the order they were given."""
+        return sorted(
+            (c for c in self.answers.values() if c.decision in ACCEPTING),
+            key=lambda c: c.created_at,
+        )
+
+    @property
+    def everyone_answered(self):
+        return not self.waiting
+
+
+@dataclass
+class AgreementState:
+    revisions: list  # RevisionState, oldest first
+    in_force: RevisionState = None
+    pending: RevisionState = None
+    retired: RevisionState = None
+
+    @property
+    def label(self):
+        if self.retired:
+            return "retired"
+        if self.in_force and self.pending:
+            return "in force, change pending"
+        if self.in_force:
+            return "in force"
+        if self.pending:
+            return "proposed"
+        return "withdrawn"
+
+    @property
+    def latest(self):
+        return self.revisions[-1]
+
+    @property
+    def current(self):
+        """The revision to show first: in force, else the pending proposal."""
+        return self.in_force or self.pending or self.latest
+
+
+def _active(memberships, moment):
+    return [
+        m
+        for m in memberships
+        if m.joined_at <= moment and (m.left_at is None or m.left_at > moment)
+    ]
+
+
+def required_at(revision, memberships, moment):
+    """Return the user ids whose answers ``revision`` needs at ``moment``."""
+    active = _active(memberships, moment)
+    original = [m.user_id for m in active if m.joined_at <= revision.created_at]
+    if len(original) >= 2:
+        return original
+    return [m.user_id for m in active]
+
+
+def _effective(consents, moment):
+    answers = {}
+    for consent in consents:
+        if consent.created_at > moment:
+            break
+        if consent.decision == "withdraw":
+            answers.pop(consent.user_id, None)
+        elif consent.decision != "retract":
+            answers[consent.user_id] = consent
+    return answers
+
+
+def derive(revisions, consents, memberships, now):
+    """Return the AgreementState of one agreement."""
+    by_revision = {}
+    for consent in sorted(consents, key=lambda c: (c.created_at, c.seq, c.id or 0)):
+        by_revision.setdefault(consent.revision_id, []).append(consent)
+    revisions = sorted(revisions, key=lambda r: r.number)
+    state = AgreementState(revisions=[])
+    for index, revision in enumerate(revisions):
+        own = by_revision.get(revision.id, [])
+        rs = RevisionState(revision=revision)
+        retract = next((c for c in own if c.decision == "retract"), None)
+        following = revisions[index + 1] if index + 1 < len(revisions) else None
+        ends = [
+            t for t in (retract and retract.created_at, following and following.created_at) if t
+        ]
+        window_end = min(ends) if ends else None
+        moments = sorted(
+            {revision.created_at}
+            | {c.created_at for c in own}
+            | {m.left_at for m in memberships if m.left_at}
+            | {m.joined_at for m in memberships}
+        )
+        for moment in moments:
+            if moment < revision.created_at or (window_end and moment >= window_end):
+                continue
+            if moment > now:
+                break
+            answers = _effective(own, moment)
+            required = required_at(revision, memberships, moment)
+            if len(required) >= 2 and all(
+                u in answers and answers[u].decision in ACCEPTING for u in required
+            ):
+                rs.in_force_at = moment
+                break
+        rs.answers = _effective(own, now if window_end is None else window_end)
+        rs.required = required_at(revision, memberships, rs.in_force_at or window_end or now)
+        if rs.in_force_at:
+            # A late joiner's acceptance of the revision in force still counts.
+            rs.answers = _effective(own, now)
+            if revision.action == "retire":
+                rs.status = "retired"
+                state.retired = rs
+            else:
+                if state.in_force:
+                    state.in_force.status = "was in force"
+                rs.status = "in force"
+                state.in_force = rs
+                state.retired = None
+        elif retract:
+            rs.status, rs.withdrawn_at = "withdrawn", retract.created_at
+        elif following:
+            rs.status = "superseded"
+        else:
+            rs.status = "pending"
+            state.pending = rs
+        state.revisions.append(rs)
+    if state.retired and state.in_force:
+        state.in_force.status = "was in force"
+    return state

@@ -1,0 +1,201 @@
+"""Forms for the four kinds of agreement, proposals and answers."""
+
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from . import BaseForm
+
+WHERE = {
+    "home": "At home",
+    "home_with_care": "At home, with care (for example time-boxed, or asking first)",
+    "session_only": "Only in a session with our therapist",
+    "not_now": "Not for now",
+}
+AREAS = {
+    "posting": "Posting about us or our relationship",
+    "therapy_content": "Sharing therapy content online",
+    "phones": "Phones during conversations",
+    "messages": "Reading each other's messages",
+    "location": "Location sharing",
+    "photos": "Photos",
+    "other": "Other",
+}
+ANSWERS = {
+    "accept": "I accept this",
+    "concern": "I accept, with a concern",
+    "change": "I'd like a change before I accept",
+}
+#: At the latest, the way back starts this long after the pause began: a pause
+#: that never ends becomes avoidance.
+MAX_RETURN_HOURS = 24
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def short_text(label, required=True, max_length=120, **kwargs):
+    validators = [
+        Length(max=max_length, message=f"Please keep this under {max_length} characters.")
+    ]
+    validators.insert(0, InputRequired("Please fill this in.") if required else Optional())
+    return StringField(label, validators=validators, filters=[_strip], **kwargs)
+
+
+def long_text(label, required=True, max_length=4000, **kwargs):
+    validators = [
+        Length(max=max_length, message=f"Please keep this under {max_length} characters.")
+    ]
+    validators.insert(0, InputRequired("Please fill this in.") if required else Optional())
+    return TextAreaField(label, validators=validators, filters=[_strip], **kwargs)
+
+
+class ProposalFields(BaseForm):
+    """What every proposal carries besides its content."""
+
+    reason = long_text(
+        "Why (a short reason your partners will see)",
+        required=False,
+        max_length=1000,
+        description='For example "We said we would write this down after Tuesday."',
+    )
+    base = HiddenField()
+
+    #: Field names that make up the agreement's content, in display order.
+    CONTENT = ()
+
+    def content(self):
+        """The agreement's content as a plain dict ("" for what was left empty)."""
+        return {name: "" if self[name].data is None else self[name].data for name in self.CONTENT}
+
+    @property
+    def reason_text(self):
+        return self.reason.data or ""
+
+    @classmethod
+    def title_of(cls, content):
+        return content.get(cls.CONTENT[0], "")
+
+
+class TopicForm(ProposalFields):
+    topic = short_text("The topic", description='For example "money", "my sponsor", "the affair".')
+    where = RadioField("Where it may be discussed", choices=WHERE, default="home_with_care")
+    guidance = long_text(
+        "How we talk about it",
+        required=False,
+        description="Guidance for both of you: when, how long, what helps.",
+    )
+    CONTENT = ("topic", "where", "guidance")
+
+
+class PauseSignalForm(ProposalFields):
+    signal = short_text("The signal", description="A word, a phrase or a gesture.")
+    meaning = long_text("What it means", max_length=2000)
+    who_may_call = short_text("Who may call it", default="Any of us")
+    minimum_minutes = IntegerField(
+        "Minimum pause, in minutes",
+        default=20,
+        validators=[
+            InputRequired("Please give a number of minutes."),
+            NumberRange(min=5, max=240, message="Please choose between 5 and 240 minutes."),
+        ],
+        description="About twenty minutes is what a body needs to calm down after flooding.",
+    )
+    grounding = long_text("What each of us does during the pause", max_length=2000)
+    way_back_who = short_text("Who reaches out afterwards", default="The one who called the pause")
+    way_back_hours = IntegerField(
+        "…within how many hours of the pause beginning",
+        default=2,
+        validators=[
+            InputRequired("Please give a number of hours."),
+            NumberRange(
+                min=1,
+                max=MAX_RETURN_HOURS,
+                message=f"Please choose between 1 and {MAX_RETURN_HOURS} hours: a pause "
+                "that never ends becomes avoidance.",
+            ),
+        ],
+    )
+    CONTENT = (
+        "signal",
+        "meaning",
+        "who_may_call",
+        "minimum_minutes",
+        "grounding",
+        "way_back_who",
+        "way_back_hours",
+    )
+
+    def validate_way_back_hours(self, field):
+        minimum = self.minimum_minutes.data
+        if field.data and minimum and field.data * 60 < minimum:
+            raise ValidationError("The way back can't start before the minimum pause has passed.")
+
+
+class DigitalBoundaryForm(ProposalFields):
+    area = SelectField("Area", choices=AREAS, default="posting")
+    area_other = short_text("If other: which area", required=False)
+    rule = long_text("The rule", max_length=2000)
+    exceptions = long_text("Exceptions", required=False, max_length=2000)
+    CONTENT = ("area", "area_other", "rule", "exceptions")
+
+    def validate_area_other(self, field):
+        if self.area.data == "other" and not field.data:
+            raise ValidationError("Please name the area.")
+
+    @classmethod
+    def title_of(cls, content):
+        if content.get("area") == "other":
+            return content.get("area_other", "")
+        return AREAS.get(content.get("area"), "")
+
+
+class GeneralForm(ProposalFields):
+    title = short_text("Title", description='For example "Our Sunday check-in".')
+    text = long_text("The agreement", max_length=8000)
+    CONTENT = ("title", "text")
+
+
+FORMS = {
+    "topic": TopicForm,
+    "pause_signal": PauseSignalForm,
+    "digital_boundary": DigitalBoundaryForm,
+    "general": GeneralForm,
+}
+
+#: Labels of stored values, for reading an agreement back.
+CHOICE_LABELS = {"where": WHERE, "area": AREAS}
+
+
+def field_labels(kind):
+    """Return [(name, label)] of a kind's content fields, in order."""
+    form_class = FORMS[kind]
+    return [(name, getattr(form_class, name).args[0]) for name in form_class.CONTENT]
+
+
+class AnswerForm(BaseForm):
+    decision = RadioField(
+        "Your answer",
+        choices=ANSWERS,
+        validators=[InputRequired("Please choose an answer.")],
+    )
+    note = long_text(
+        "Your note",
+        required=False,
+        max_length=2000,
+        description="Needed when you ask for a change; welcome with a concern.",
+    )
+    content_hash = HiddenField()
+
+    def validate_note(self, field):
+        if self.decision.data == "change" and not field.data:
+            raise ValidationError("Please say what you'd like changed.")
+
+
+class RetireForm(BaseForm):
+    reason = long_text("Why retire it", max_length=1000)
+    base = HiddenField()
+
+    @property
+    def reason_text(self):
+        return self.reason.data or ""

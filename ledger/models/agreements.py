@@ -1,0 +1,246 @@
+"""Agreements, their immutable revisions, the partners' consents, and drafts.
+
+An agreement's state is never stored: it is derived from its revisions, the
+consents given to them, and who was a partner when (see ``ledger.consent``).
+Revisions and consents are append-only (database triggers refuse UPDATE and
+DELETE) and form one hash chain per agreement (see ``ledger.chain``).
+"""
+
+import hashlib
+import json
+import uuid
+
+from peewee import (
+    AutoField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    IntegrityError,
+    TextField,
+    UUIDField,
+    fn,
+)
+
+from ..db import UTCDateTimeField, lock, utcnow, write_transaction
+from .accounts import User
+from .base import BaseModel
+from .ledgers import Ledger
+
+KINDS = {
+    "topic": "Topic: home or session",
+    "pause_signal": "Pause signal",
+    "digital_boundary": "Digital boundary",
+    "general": "General agreement",
+}
+
+
+class Conflict(Exception):  # noqa: N818 - a condition people see, not a bug
+    """Someone else changed the agreement first; nothing was written."""
+
+
+def canonical_json(value):
+    """Serialise to the one JSON form used for hashing and storage."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(content):
+    """Return the SHA-256 of an agreement's content in canonical form."""
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+class Agreement(BaseModel):
+    id = AutoField()
+    uuid = UUIDField(unique=True, default=uuid.uuid4)
+    ledger = ForeignKeyField(Ledger, backref="agreements", on_delete="CASCADE")
+    kind = CharField(max_length=20, choices=list(KINDS.items()))
+    created_by = ForeignKeyField(User, backref="+")
+    created_at = UTCDateTimeField(default=utcnow)
+    #: The hash chain's head and length: a deleted last link is caught too.
+    chain_head = CharField(max_length=64, default="")
+    chain_length = IntegerField(default=0)
+
+    @classmethod
+    def in_ledger(cls, ledger_id):
+        return cls.select().where(cls.ledger == ledger_id).order_by(cls.created_at, cls.id)
+
+    @classmethod
+    def propose_new(cls, ledger, user, kind, content, reason):
+        """Create an agreement with its first proposed revision."""
+        with write_transaction():
+            agreement = cls.create(ledger=ledger, kind=kind, created_by=user)
+            return agreement.append_revision(user, "propose", content, reason, base_number=0)
+
+    def append_revision(self, user, action, content, reason, base_number):
+        """Append revision ``base_number + 1``; Conflict if another came first.
+
+        The author's own acceptance is recorded with it: proposing is saying yes.
+        """
+        from ..chain import append
+
+        with write_transaction():
+            head = lock(Agreement.select().where(Agreement.id == self.id)).get()
+            latest = (
+                Revision.select(fn.MAX(Revision.number))
+                .where(Revision.agreement == self.id)
+                .scalar()
+                or 0
+            )
+            if latest != base_number:
+                raise Conflict()
+            now = utcnow()
+            revision = Revision(
+                agreement=self.id,
+                number=base_number + 1,
+                action=action,
+                content=canonical_json(content),
+                content_hash=content_hash(content),
+                reason=reason,
+                author=user,
+                created_at=now,
+            )
+            consent = Consent(
+                agreement=self.id,
+                revision=revision,
+                user=user,
+                decision="accept",
+                note="",
+                content_hash=revision.content_hash,
+                seq=1,
+                created_at=now,
+            )
+            try:
+                append(head, [revision, consent])
+            except IntegrityError as exc:  # the unique (agreement, number)
+                raise Conflict() from exc
+        self.chain_head, self.chain_length = head.chain_head, head.chain_length
+        return revision
+
+    def record_consent(self, revision, user, decision, note, seen_hash):
+        """Append a partner's answer (or its withdrawal) to a revision."""
+        from ..chain import append
+
+        with write_transaction():
+            head = lock(Agreement.select().where(Agreement.id == self.id)).get()
+            previous = (
+                Consent.select(fn.MAX(Consent.seq))
+                .where((Consent.revision == revision) & (Consent.user == user))
+                .scalar()
+                or 0
+            )
+            consent = Consent(
+                agreement=self.id,
+                revision=revision,
+                user=user,
+                decision=decision,
+                note=note,
+                content_hash=seen_hash,
+                seq=previous + 1,
+                created_at=utcnow(),
+            )
+            try:
+                append(head, [consent])
+            except IntegrityError as exc:
+                raise Conflict() from exc
+        return consent
+
+
+class Revision(BaseModel):
+    """An immutable, numbered version of an agreement's content."""
+
+    id = AutoField()
+    uuid = UUIDField(unique=True, default=uuid.uuid4)
+    agreement = ForeignKeyField(Agreement, backref="revisions", on_delete="CASCADE")
+    number = IntegerField()
+    #: "propose" (this content should be in force) or "retire"
+    action = CharField(max_length=10)
+    content = TextField()
+    content_hash = CharField(max_length=64)
+    reason = TextField(default="")
+    author = ForeignKeyField(User, backref="+")
+    created_at = UTCDateTimeField(default=utcnow)
+    chain_seq = IntegerField()
+    chain_hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("agreement", "number"), True),)
+
+    @property
+    def fields(self):
+        """The content as a dict."""
+        return json.loads(self.content)
+
+
+class Consent(BaseModel):
+    """One partner's decision on one revision: a certificate of what they saw.
+
+    Decisions: "accept", "concern" (accept with a concern, recorded and shown),
+    "change" (ask for a change: blocks), "withdraw" (takes back the partner's
+    earlier answer) and "retract" (the author withdraws the proposal). The
+    latest row per partner and revision (by ``seq``) is the one that counts.
+    """
+
+    id = AutoField()
+    uuid = UUIDField(unique=True, default=uuid.uuid4)
+    agreement = ForeignKeyField(Agreement, backref="consents", on_delete="CASCADE")
+    revision = ForeignKeyField(Revision, backref="consents", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+")
+    decision = CharField(max_length=10)
+    note = TextField(default="")
+    #: SHA-256 of the exact revision content this partner saw.
+    content_hash = CharField(max_length=64)
+    seq = IntegerField()
+    created_at = UTCDateTimeField(default=utcnow)
+    chain_seq = IntegerField()
+    chain_hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("revision", "user", "seq"), True),)
+
+
+class Draft(BaseModel):
+    """A private draft, visible only to its author, outside the history."""
+
+    id = AutoField()
+    ledger = ForeignKeyField(Ledger, backref="drafts", on_delete="CASCADE")
+    author = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    kind = CharField(max_length=20)
+    content = TextField()
+    reason = TextField(default="")
+    #: Set when the draft is a change to an existing agreement.
+    agreement = ForeignKeyField(Agreement, null=True, backref="+", on_delete="CASCADE")
+    base_number = IntegerField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    @property
+    def fields(self):
+        return json.loads(self.content)
+
+    @classmethod
+    def mine(cls, ledger_id, user):
+        return (
+            cls.select()
+            .where((cls.ledger == ledger_id) & (cls.author == user))
+            .order_by(cls.updated_at.desc())
+        )
+
+
+def load_states(ledger_id, agreements, now):
+    """Derive every agreement's state in three queries, whatever their number.
+
+    Returns ({agreement id: AgreementState}, [Membership with user]).
+    """
+    from ..consent import derive
+    from .ledgers import Membership
+
+    ids = [agreement.id for agreement in agreements]
+    revisions, consents = {i: [] for i in ids}, {i: [] for i in ids}
+    for revision in Revision.select().where(Revision.agreement.in_(ids)):
+        revisions[revision.agreement_id].append(revision)
+    for consent in Consent.select().where(Consent.agreement.in_(ids)):
+        consents[consent.agreement_id].append(consent)
+    memberships = list(
+        Membership.select(Membership, User).join(User).where(Membership.ledger == ledger_id)
+    )
+    states = {i: derive(revisions[i], consents[i], memberships, now) for i in ids if revisions[i]}
+    return states, memberships
