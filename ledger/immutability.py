@@ -26,7 +26,7 @@ BEGIN
       SELECT 1 FROM agreement WHERE id = OLD.agreement_id) THEN
     RETURN OLD;
   END IF;
-  RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME;
+  RAISE EXCEPTION '%% rows are append-only', TG_TABLE_NAME;
 END $$;
 """
 

@@ -139,9 +139,13 @@ class DigitalBoundaryForm(ProposalFields):
     exceptions = long_text("Exceptions", required=False, max_length=2000)
     CONTENT = ("area", "area_other", "rule", "exceptions")
 
-    def validate_area_other(self, field):
-        if self.area.data == "other" and not field.data:
-            raise ValidationError("Please name the area.")
+    def validate(self, extra_validators=None):
+        # Not validate_area_other: Optional() ends that field's checks when empty.
+        valid = super().validate(extra_validators)
+        if self.area.data == "other" and not self.area_other.data:
+            self.area_other.errors = [*self.area_other.errors, "Please name the area."]
+            return False
+        return valid
 
     @classmethod
     def title_of(cls, content):
@@ -187,9 +191,13 @@ class AnswerForm(BaseForm):
     )
     content_hash = HiddenField()
 
-    def validate_note(self, field):
-        if self.decision.data == "change" and not field.data:
-            raise ValidationError("Please say what you'd like changed.")
+    def validate(self, extra_validators=None):
+        # Not validate_note: Optional() ends that field's checks when empty.
+        valid = super().validate(extra_validators)
+        if self.decision.data == "change" and not self.note.data:
+            self.note.errors = [*self.note.errors, "Please say what you'd like changed."]
+            return False
+        return valid
 
 
 class RetireForm(BaseForm):
