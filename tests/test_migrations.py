@@ -109,8 +109,39 @@ def seed_0002(database):
     database.execute_sql(f"UPDATE devicesession SET current_ledger_id = {ledger}")
 
 
+def seed_0003(database):
+    """Rows valid right after 0003_agreements: an agreement with its history."""
+    seed_0002(database)
+    sam, alex = (r[0] for r in database.execute_sql("SELECT id FROM user_account ORDER BY id"))
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO agreement (uuid, ledger_id, kind, created_by_id, created_at, chain_head, "
+        f"chain_length) VALUES ('9a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', {ledger}, 'general', {sam}, "
+        "'2026-01-04 10:00:00', 'h2', 2)"
+    )
+    agreement = database.execute_sql("SELECT id FROM agreement").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO revision (uuid, agreement_id, number, action, content, content_hash, "
+        "reason, author_id, created_at, chain_seq, chain_hash) VALUES "
+        f"('aa3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', {agreement}, 1, 'propose', "
+        f"'{{\"text\":\"x\",\"title\":\"t\"}}', 'c', '', {sam}, '2026-01-04 10:00:00', 1, 'h1')"
+    )
+    revision = database.execute_sql("SELECT id FROM revision").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO consent (uuid, agreement_id, revision_id, user_id, decision, note, "
+        "content_hash, seq, created_at, chain_seq, chain_hash) VALUES "
+        f"('ba3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', {agreement}, {revision}, {alex}, 'accept', '', "
+        "'c', 1, '2026-01-05 10:00:00', 2, 'h2')"
+    )
+    database.execute_sql(
+        "INSERT INTO draft (ledger_id, author_id, kind, content, reason, created_at, updated_at) "
+        f"VALUES ({ledger}, {alex}, 'general', '{{}}', '', '2026-01-05 10:00:00', "
+        "'2026-01-05 10:00:00')"
+    )
+
+
 #: After which migration to seed rows, and how. Add one per migration.
-SEEDS = {"0001_accounts": seed_0001, "0002_ledgers": seed_0002}
+SEEDS = {"0001_accounts": seed_0001, "0002_ledgers": seed_0002, "0003_agreements": seed_0003}
 
 
 def _counts(database):
