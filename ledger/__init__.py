@@ -8,7 +8,7 @@ from flask import Flask
 
 import config as config_module
 
-from . import agreements, auth, cli, errors, filters, home, join, ledgers, security, settings
+from . import agreements, auth, cli, errors, filters, home, join, ledgers, pause, security, settings
 from .db import db, make_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +58,7 @@ def create_app(test_config=None):
     app.register_blueprint(ledgers.bp)
     app.register_blueprint(join.bp)
     app.register_blueprint(agreements.bp)
+    app.register_blueprint(pause.bp)
 
     if app.config["AUTO_UPGRADE_SCHEMA"]:
         from .schema import upgrade

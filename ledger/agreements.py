@@ -30,6 +30,27 @@ def me():
     return current_user._get_current_object()
 
 
+COOLING = (
+    "A pause was noted, so proposals and answers wait until {until}: agreements "
+    "made while flooded rarely hold."
+)
+
+
+def kept_as_draft(cooling):
+    if cooling:
+        return f"{cooling} What you wrote is kept as a private draft."
+    return "Saved as a private draft. Only you can see it."
+
+
+def cooling_message(ledger):
+    """The kind sentence to show when cooling-off is in effect, else None."""
+    from .filters import local_time
+    from .models.pause import cooling_until
+
+    until = cooling_until(ledger, utcnow())
+    return COOLING.format(until=local_time(until)) if until else None
+
+
 def title_of(kind, content):
     """The line an agreement is known by: its topic, signal, area or title."""
     return FORMS[kind].title_of(content)
@@ -153,7 +174,8 @@ def new(ledger_id, kind):
     starter = STARTERS[kind].get(request.args.get("starter", ""), {}).get("content", {})
     form = FORMS[kind](data=starter) if request.method == "GET" else FORMS[kind]()
     if form.validate_on_submit():
-        if request.form.get("action") == "draft":
+        cooling = cooling_message(ledger)
+        if request.form.get("action") == "draft" or cooling:
             draft = Draft.create(
                 ledger=ledger,
                 author=me(),
@@ -161,7 +183,7 @@ def new(ledger_id, kind):
                 content=canonical_json(form.content()),
                 reason=form.reason_text,
             )
-            flash("Saved as a private draft. Only you can see it.")
+            flash(kept_as_draft(cooling))
             return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
         revision = Agreement.propose_new(ledger, me(), kind, form.content(), form.reason_text)
         flash("Proposed. Your partners are asked to read it and answer.")
@@ -183,13 +205,14 @@ def draft(ledger_id, draft_id):
     else:
         form = form_class()
     if form.validate_on_submit():
-        if request.form.get("action") == "draft":
+        cooling = cooling_message(draft.ledger)
+        if request.form.get("action") == "draft" or cooling:
             Draft.update(
                 content=canonical_json(form.content()),
                 reason=form.reason_text,
                 updated_at=utcnow(),
             ).where(Draft.id == draft.id).execute()
-            flash("Draft saved.")
+            flash(f"{cooling} Your draft is saved." if cooling else "Draft saved.")
             return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=draft.id))
         try:
             if draft.agreement_id:
@@ -251,7 +274,7 @@ def show(ledger_id, agreement_id):
     return render_agreement(agreement)
 
 
-def render_agreement(agreement, status=200, answer_form=None, confirm_form=None):
+def render_agreement(agreement, status=200, answer_form=None, confirm_form=None, notice=None):
     state, memberships = load_one(agreement)
     pending = state.pending
     changes = None
@@ -284,6 +307,7 @@ def render_agreement(agreement, status=200, answer_form=None, confirm_form=None)
         can_withdraw_answer=can_withdraw_answer(state, me().id),
         answer_form=answer_form,
         confirm_form=confirm_form or ConfirmForm(),
+        notice=notice,
     )
     return page, status
 
@@ -292,7 +316,12 @@ def can_answer(state, user_id):
     """Return the revision I may answer now, or None."""
     if state.pending:
         rs = state.pending
-        if rs.revision.author_id != user_id and user_id in rs.required:
+        # Answer once; to change it, take it back first (until everyone answered).
+        if (
+            rs.revision.author_id != user_id
+            and user_id in rs.required
+            and user_id not in rs.answers
+        ):
             return rs
         return None
     if state.in_force and not state.retired and user_id not in state.in_force.answers:
@@ -323,6 +352,9 @@ def answer(ledger_id, agreement_id, number):
     form = AnswerForm()
     if not form.validate_on_submit():
         return render_agreement(agreement, form.status, answer_form=form)
+    cooling = cooling_message(agreement.ledger)
+    if cooling:
+        return render_agreement(agreement, 409, answer_form=form, notice=cooling)
     rs = answerable(agreement, number, me().id, can_answer)
     if rs is None:
         flash("That proposal can no longer be answered: it changed while you were reading.")
@@ -409,7 +441,8 @@ def change(ledger_id, agreement_id):
     else:
         form = form_class()
     if form.validate_on_submit():
-        if request.form.get("action") == "draft":
+        cooling = cooling_message(agreement.ledger)
+        if request.form.get("action") == "draft" or cooling:
             d = Draft.create(
                 ledger=agreement.ledger_id,
                 author=me(),
@@ -419,7 +452,7 @@ def change(ledger_id, agreement_id):
                 agreement=agreement,
                 base_number=int(form.base.data or 0),
             )
-            flash("Saved as a private draft. Only you can see it.")
+            flash(kept_as_draft(cooling))
             return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=d.id))
         try:
             agreement.append_revision(
@@ -469,6 +502,12 @@ def retire(ledger_id, agreement_id):
         RetireForm(base=state.latest.revision.number) if request.method == "GET" else RetireForm()
     )
     if form.validate_on_submit():
+        cooling = cooling_message(agreement.ledger)
+        if cooling:
+            flash(cooling)
+            return redirect(
+                url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
+            )
         try:
             agreement.append_revision(
                 me(),

@@ -4,6 +4,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -35,6 +36,25 @@ def init_app(app):
     """Bind flask-login: sessions are device rows, looked up by their token."""
     login_manager.init_app(app)
     login_manager.session_protection = None  # phones change address often
+    app.after_request(_clear_ended_session)
+
+
+def _clear_ended_session(response):
+    """A session that ended elsewhere ("log out everywhere", expiry): forget it
+    here too, with any offline copy of the pause page."""
+    if g.get("ended_session"):
+        # The session cookie is left alone: rewriting it here could undo a
+        # fresher one (a background request racing a new login page).
+        response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        config = current_app.config
+        response.delete_cookie(
+            config["REMEMBER_COOKIE_NAME"],
+            path="/",
+            secure=config["REMEMBER_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 @login_manager.user_loader
@@ -42,10 +62,12 @@ def load_user(token):
     """Return the user of a live device session, in one query."""
     device = DeviceSession.lookup(token)
     if device is None:
+        g.ended_session = True
         return None
     now = utcnow()
     if device.expired(now, current_app.config):
         device.delete_instance()
+        g.ended_session = True
         return None
     if device.touch(now) and device.remember:
         # Slide the 30 days of "remember this device" along with the use.

@@ -35,7 +35,11 @@ def profile():
     form = ProfileForm(user=current_user)
     if form.validate_on_submit():
         if current_user.update_profile(
-            form.email.data, form.display_name.data, form.time_zone.data
+            form.email.data,
+            form.display_name.data,
+            form.time_zone.data,
+            discreet=form.discreet.data,
+            pause_alert=form.pause_alert.data,
         ):
             flash("Your details are saved.")
             return redirect(url_for("settings.account"))

@@ -154,6 +154,10 @@ class World:
             f"/ledgers/{ledger_id}/agreements/new/general",
             {"title": "A private draft", "text": "Not yet.", "action": "draft"},
         ).headers["Location"]
+        agenda = post_form(
+            owner_client, f"/ledgers/{ledger_id}/agenda", {"topic": "Money, again", "note": ""}
+        )
+        assert agenda.status_code == 302
         invitation_id, path = invite(owner_client, ledger_id, note="still open")
         with self.app.app_context():
             members = {
@@ -170,6 +174,17 @@ class World:
         )
         assert response.status_code == 302
         with self.app.app_context():
+            from datetime import timedelta
+
+            from ledger.db import utcnow
+            from ledger.models import AgendaItem, PauseLog
+
+            owner_user = User.get(User.email_key == f"{owner}@example.org")
+            # A pause noted two days ago: cooling-off is over.
+            pause_id = PauseLog.create(
+                ledger=ledger_id, user=owner_user, started_at=utcnow() - timedelta(days=2)
+            ).id
+            agenda_id = AgendaItem.get(AgendaItem.ledger == ledger_id).id
             removal_id = Removal.get(Removal.ledger == ledger_id).id
             device_id = (
                 DeviceSession.select()
@@ -190,6 +205,8 @@ class World:
             "number": 2,
             "kind": "general",
             "draft_id": int(draft.rsplit("/", 1)[1]),
+            "pause_id": pause_id,
+            "item_id": agenda_id,
         }
 
 

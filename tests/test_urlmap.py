@@ -61,6 +61,15 @@ ROUTES = {
     "agreements.compare": Route(get=(302, 200), scoped=True),
     "agreements.activity": Route(get=(302, 200), scoped=True),
     "agreements.print_view": Route(get=(302, 200), scoped=True),
+    "pause.page": Route(get=(302, 200)),
+    "pause.note": Route(get=(302, 200), post=(302, 400), scoped=True),  # GET: the log
+    "pause.resumed": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "pause.log": Route(get=(302, 200), scoped=True),
+    "pause.cooling_off": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "pause.agenda": Route(get=(302, 200), post=(302, 400), scoped=True),
+    "pause.discussed": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "pause.service_worker": Route(get=(200, 200)),
+    "pause.manifest": Route(get=(200, 200)),
 }
 
 SECURITY_HEADERS = {

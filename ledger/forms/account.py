@@ -1,6 +1,6 @@
 """Forms for the account settings page."""
 
-from wtforms import PasswordField
+from wtforms import BooleanField, PasswordField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from . import BaseForm
@@ -32,6 +32,18 @@ class ProfileForm(BaseForm):
     time_zone = time_zone_field()
     current_password = current_password_field(
         required=False, description="Needed only when you change your email."
+    )
+    discreet = BooleanField(
+        "Use a neutral name and icon",
+        description=(
+            "The browser tab and an installed app show “Notes” and a plain icon. "
+            "A home-screen icon keeps the name it was installed with: reinstall it after "
+            "changing this."
+        ),
+    )
+    pause_alert = BooleanField(
+        "A gentle vibration when the minimum pause has passed",
+        description="On phones that allow it. Nothing sounds and nothing flashes.",
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -5,6 +5,7 @@ from .accounts import DeviceSession, LoginFailure, PasswordReset, User
 from .agreements import KINDS, Agreement, Conflict, Consent, Draft, Revision
 from .base import BaseModel, email_key, new_token, token_hash
 from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
+from .pause import AgendaItem, CoolingOffConfirmation, CoolingOffRequest, PauseLog
 
 #: Every table, in dependency order.
 MODELS = [
@@ -21,9 +22,17 @@ MODELS = [
     Revision,
     Consent,
     Draft,
+    PauseLog,
+    CoolingOffRequest,
+    CoolingOffConfirmation,
+    AgendaItem,
 ]
 
 __all__ = [
+    "AgendaItem",
+    "CoolingOffConfirmation",
+    "CoolingOffRequest",
+    "PauseLog",
     "KINDS",
     "MODELS",
     "Agreement",

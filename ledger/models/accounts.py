@@ -32,6 +32,10 @@ class User(UserMixin, BaseModel):
     password_hash = CharField(max_length=255)
     time_zone = CharField(max_length=64, default="UTC")
     created_at = UTCDateTimeField(default=utcnow)
+    #: A neutral name and icon in the browser tab and on the home screen.
+    discreet = BooleanField(default=False)
+    #: A gentle vibration or notification when the minimum pause has passed.
+    pause_alert = BooleanField(default=False)
 
     class Meta:
         table_name = "user_account"
@@ -72,12 +76,14 @@ class User(UserMixin, BaseModel):
         except IntegrityError:
             return None
 
-    def update_profile(self, email, display_name, time_zone):
+    def update_profile(self, email, display_name, time_zone, discreet=False, pause_alert=False):
         """Save new profile fields; False when the email belongs to another."""
         self.email = email.strip()
         self.email_key = email_key(email)
         self.display_name = display_name
         self.time_zone = time_zone
+        self.discreet = discreet
+        self.pause_alert = pause_alert
         try:
             with db.database.atomic():
                 self.save()

@@ -1,8 +1,18 @@
 """Ledgers, the partners in them, invitations, and removing a partner."""
 
+import datetime
 import uuid
 
-from peewee import JOIN, AutoField, CharField, ForeignKeyField, IntegrityError, UUIDField
+from peewee import (
+    JOIN,
+    AutoField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    IntegrityError,
+    UUIDField,
+)
 
 from ..db import UTCDateTimeField, db, lock, utcnow, write_transaction
 from .accounts import DeviceSession, User
@@ -18,9 +28,17 @@ class Ledger(BaseModel):
     time_zone = CharField(max_length=64, default="UTC")
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = UTCDateTimeField(default=utcnow)
+    #: After a pause is noted, proposing and answering wait this long: what is
+    #: agreed while flooded rarely holds. Turning it off takes every partner.
+    cooling_off = BooleanField(default=True)
+    cooling_off_hours = IntegerField(default=12)
 
     #: Nothing comes into force with fewer partners than this.
     MIN_PARTNERS = 2
+
+    @property
+    def cooling_off_delta(self):
+        return datetime.timedelta(hours=self.cooling_off_hours)
 
     @classmethod
     def start(cls, user, name, time_zone):
