@@ -186,7 +186,6 @@ def service_worker():
     """The service worker, served from the root so its scope is the whole site."""
     response = send_from_directory(current_app.static_folder, "sw.js", max_age=0)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"
-    response.headers["Cache-Control"] = "no-cache"
     return response
 
 

@@ -39,7 +39,7 @@ def test_create_a_ledger(app, user_client):
     assert "<h1>Sam &amp; Alex</h1>" in page
     assert "This ledger is waiting for a partner." in page
     assert "Ledger: <a" in page  # the header shows which ledger this is
-    assert user_client.get("/").headers["Location"] == f"/ledgers/{ledger_id}"
+    assert user_client.get("/").headers["Location"] == f"/ledgers/{ledger_id}/agreements"
     with app.app_context():
         ledger = Ledger.get_by_id(ledger_id)
         assert (ledger.name, ledger.time_zone) == ("Sam & Alex", "Europe/Lisbon")
@@ -328,7 +328,7 @@ def test_switch_between_ledgers(app):
     assert f'<option selected value="{second}">' in page
     response = post_form(sam, "/ledgers/switch", {"ledger": str(first)}, page=f"/ledgers/{second}")
     assert response.headers["Location"] == f"/ledgers/{first}"
-    assert sam.get("/").headers["Location"] == f"/ledgers/{first}"
+    assert sam.get("/").headers["Location"] == f"/ledgers/{first}/agreements"
     assert f'<option selected value="{first}">' in sam.get(f"/ledgers/{first}").get_data(
         as_text=True
     )
@@ -341,8 +341,8 @@ def test_each_device_keeps_its_own_current_ledger(app):
     phone = app.test_client()
     AuthActions(phone).login()
     post_form(phone, "/ledgers/switch", {"ledger": str(first)}, page="/ledgers/new")
-    assert phone.get("/").headers["Location"] == f"/ledgers/{first}"
-    assert sam.get("/").headers["Location"] != f"/ledgers/{first}"
+    assert phone.get("/").headers["Location"] == f"/ledgers/{first}/agreements"
+    assert sam.get("/").headers["Location"] != f"/ledgers/{first}/agreements"
 
 
 def test_ledger_page_has_a_fixed_query_budget(app):
@@ -367,4 +367,4 @@ def test_ledger_page_has_a_fixed_query_budget(app):
         counts.append(counter.count)
     assert "Remove Extra0" in page.get_data(as_text=True)
     assert "Extra1: left on" in page.get_data(as_text=True)
-    assert counts[0] == counts[1] == 8
+    assert counts[0] == counts[1] == 12  # 8 for the page, 4 for the count in the nav

@@ -46,8 +46,11 @@ def test_cli_upgrade_and_status(empty_app):
     assert "applied  0001_accounts" in runner.invoke(args=["db", "status"]).output
 
 
+# Each seed writes rows, as raw SQL, into the tables as its migration left them.
+
+
 def seed_0001(database):
-    """Rows valid right after 0001_accounts, written as raw SQL."""
+    """Rows valid right after 0001_accounts."""
     database.execute_sql(
         "INSERT INTO user_account (uuid, email, email_key, display_name, "
         "password_hash, time_zone, created_at) VALUES "
@@ -73,7 +76,6 @@ def seed_0001(database):
 
 def seed_0002(database):
     """Rows valid right after 0002_ledgers: a ledger with its partners."""
-    seed_0001(database)
     database.execute_sql(
         "INSERT INTO user_account (uuid, email, email_key, display_name, password_hash, "
         "time_zone, created_at) VALUES ('7a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', 'alex@example.org', "
@@ -111,7 +113,6 @@ def seed_0002(database):
 
 def seed_0003(database):
     """Rows valid right after 0003_agreements: an agreement with its history."""
-    seed_0002(database)
     sam, alex = (r[0] for r in database.execute_sql("SELECT id FROM user_account ORDER BY id"))
     ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
     database.execute_sql(
@@ -140,8 +141,27 @@ def seed_0003(database):
     )
 
 
+def seed_0004(database):
+    """Rows valid right after 0004_pause: a noted pause and a parked topic."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO pauselog (ledger_id, user_id, started_at, created_at) VALUES "
+        f"({ledger}, {sam}, '2026-01-06 20:00:00', '2026-01-06 20:01:00')"
+    )
+    database.execute_sql(
+        "INSERT INTO agendaitem (ledger_id, author_id, topic, note, created_at) VALUES "
+        f"({ledger}, {sam}, 'Money', '', '2026-01-06 20:05:00')"
+    )
+
+
 #: After which migration to seed rows, and how. Add one per migration.
-SEEDS = {"0001_accounts": seed_0001, "0002_ledgers": seed_0002, "0003_agreements": seed_0003}
+SEEDS = {
+    "0001_accounts": seed_0001,
+    "0002_ledgers": seed_0002,
+    "0003_agreements": seed_0003,
+    "0004_pause": seed_0004,
+}
 
 
 def _counts(database):
@@ -155,11 +175,21 @@ def _counts(database):
     }
 
 
-@pytest.mark.parametrize("after", sorted(SEEDS))
+def seed_through(database, last, directory=schema.MIGRATIONS_DIR):
+    """Upgrade one migration at a time up to ``last``, seeding rows after each."""
+    for name in ALL[: ALL.index(last) + 1]:
+        schema.upgrade(database, target=name, directory=directory)
+        SEEDS[name](database)
+
+
+def test_every_migration_has_a_seed():
+    assert list(SEEDS) == ALL
+
+
+@pytest.mark.parametrize("after", ALL)
 def test_upgrade_keeps_every_row(empty_app, after):
     with empty_app.app_context():
-        schema.upgrade(db.database, target=after)
-        SEEDS[after](db.database)
+        seed_through(db.database, after)
         before = _counts(db.database)
         schema.upgrade(db.database)
         after = _counts(db.database)
@@ -192,8 +222,7 @@ def test_table_rebuild_keeps_child_rows(empty_app, tmp_path):
     shutil.copytree(schema.MIGRATIONS_DIR, directory)
     (directory / "9999_rebuild_user.py").write_text(REBUILD)
     with empty_app.app_context():
-        schema.upgrade(db.database, target=ALL[-1], directory=str(directory))
-        SEEDS[ALL[-1]](db.database)
+        seed_through(db.database, ALL[-1], directory=str(directory))
         before = _counts(db.database)
         assert schema.upgrade(db.database, directory=str(directory)) == ["9999_rebuild_user"]
         assert _counts(db.database) == before

@@ -158,15 +158,15 @@ def pause_page_data(user, ledger_id):
         .join(Agreement)
         .where((Agreement.ledger == chosen) & (Agreement.kind == "pause_signal"))
     )
-    histories = {}
+    agreements, histories = {}, {}
     for consent in rows:
         revision = consent.revision
-        agreement = revision.agreement
-        revisions, consents = histories.setdefault(agreement.id, ({}, []))
+        agreements.setdefault(revision.agreement_id, revision.agreement)
+        revisions, consents = histories.setdefault(revision.agreement_id, ({}, []))
         revisions.setdefault(revision.id, revision)
         consents.append(consent)
     return (
         ledgers[chosen],
         [m for m in memberships if m.ledger_id == chosen],
-        {a: (list(revs.values()), cons) for a, (revs, cons) in histories.items()},
+        {agreements[i]: (list(revs.values()), cons) for i, (revs, cons) in histories.items()},
     )
