@@ -40,6 +40,7 @@ lint: $(VENV)/.test
 	$(BIN)/ruff format --check .
 
 bench: $(VENV)/.test
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python bench/run.py
 
 clean:
