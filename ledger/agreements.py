@@ -216,9 +216,14 @@ def draft(ledger_id, draft_id):
             return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=draft.id))
         try:
             if draft.agreement_id:
-                agreement = Agreement.get_by_id(draft.agreement_id)
+                agreement = agreement_for(me(), ledger_id, draft.agreement_id)
+                if load_one(agreement)[0].retired:
+                    flash("That agreement was retired meanwhile; your draft is kept.")
+                    return redirect(
+                        url_for("agreements.draft", ledger_id=ledger_id, draft_id=draft.id)
+                    )
                 revision = agreement.append_revision(
-                    me(), "propose", form.content(), form.reason_text, int(form.base.data or 0)
+                    me(), "propose", form.content(), form.reason_text, form.base.data or 0
                 )
             else:
                 revision = Agreement.propose_new(
@@ -336,6 +341,17 @@ def can_withdraw_answer(state, user_id):
     return None
 
 
+def still(rs, number):
+    """True when ``rs`` is revision ``number`` (for checks repeated under lock)."""
+    return rs is not None and rs.revision.number == number
+
+
+def my_pending(state, user_id):
+    """The pending proposal, if this user wrote it."""
+    rs = state.pending
+    return rs if rs is not None and rs.revision.author_id == user_id else None
+
+
 def answerable(agreement, number, user_id, check):
     """The revision ``number`` if ``check`` allows it for this user, else None."""
     state, _ = load_one(agreement)
@@ -367,12 +383,18 @@ def answer(ledger_id, agreement_id, number):
     if form.content_hash.data != rs.revision.content_hash:
         flash("What you read is not the revision on the table any more. Please read it again.")
         return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+    number = rs.revision.number
     try:
         agreement.record_consent(
-            rs.revision, me(), form.decision.data, form.note.data or "", form.content_hash.data
+            rs.revision,
+            me(),
+            form.decision.data,
+            form.note.data or "",
+            form.content_hash.data,
+            allowed=lambda state: still(can_answer(state, me().id), number),
         )
     except Conflict:
-        flash("Your answer was already recorded.")
+        flash("That proposal changed while you were answering. Please read it again.")
     else:
         flash(
             {
@@ -392,10 +414,20 @@ def withdraw_answer(ledger_id, agreement_id, number):
     if not form.validate_on_submit():
         return render_agreement(agreement, form.status, confirm_form=form)
     rs = answerable(agreement, number, me().id, can_withdraw_answer)
-    if rs is None:
+    try:
+        if rs is None:
+            raise Conflict()
+        agreement.record_consent(
+            rs.revision,
+            me(),
+            "withdraw",
+            "",
+            rs.revision.content_hash,
+            allowed=lambda state: still(can_withdraw_answer(state, me().id), number),
+        )
+    except Conflict:
         flash("Your answer can't be withdrawn now: everyone has answered.")
     else:
-        agreement.record_consent(rs.revision, me(), "withdraw", "", rs.revision.content_hash)
         flash("Your answer is withdrawn. You can answer again.")
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
 
@@ -408,11 +440,21 @@ def withdraw_proposal(ledger_id, agreement_id, number):
     if not form.validate_on_submit():
         return render_agreement(agreement, form.status, confirm_form=form)
     state, _ = load_one(agreement)
-    rs = state.pending
-    if rs is None or rs.revision.number != number or rs.revision.author_id != me().id:
+    if not still(my_pending(state, me().id), number):
         abort(403)
-    agreement.record_consent(rs.revision, me(), "retract", "", rs.revision.content_hash)
-    flash("Your proposal is withdrawn.")
+    try:
+        agreement.record_consent(
+            state.pending.revision,
+            me(),
+            "retract",
+            "",
+            state.pending.revision.content_hash,
+            allowed=lambda now: still(my_pending(now, me().id), number),
+        )
+    except Conflict:
+        flash("It came into force or changed just before you withdrew it. Please look again.")
+    else:
+        flash("Your proposal is withdrawn.")
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
 
 
@@ -450,15 +492,15 @@ def change(ledger_id, agreement_id):
                 content=canonical_json(form.content()),
                 reason=form.reason_text,
                 agreement=agreement,
-                base_number=int(form.base.data or 0),
+                base_number=form.base.data or 0,
             )
             flash(kept_as_draft(cooling))
             return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=d.id))
         try:
             agreement.append_revision(
-                me(), "propose", form.content(), form.reason_text, int(form.base.data or -1)
+                me(), "propose", form.content(), form.reason_text, form.base.data or -1
             )
-        except (Conflict, ValueError):
+        except Conflict:
             return conflict(agreement, form)
         flash("Your change is proposed. What is in force stays in force until everyone accepts.")
         return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
@@ -476,7 +518,8 @@ def conflict(agreement, form):
     """Someone else proposed first: show both, keep what this person typed."""
     state, memberships = load_one(agreement)
     newer = state.latest.revision
-    form.base.data = str(newer.number)
+    # Re-applying starts from the newer revision (raw_data is what renders).
+    form.base.data, form.base.raw_data = newer.number, [str(newer.number)]
     return render_template(
         "agreements/conflict.html",
         ledger=agreement.ledger,
@@ -514,9 +557,9 @@ def retire(ledger_id, agreement_id):
                 "retire",
                 state.in_force.revision.fields,
                 form.reason_text,
-                int(form.base.data or -1),
+                form.base.data or -1,
             )
-        except (Conflict, ValueError):
+        except Conflict:
             flash("Someone proposed something on this agreement meanwhile. Please look again.")
             return redirect(
                 url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
@@ -537,9 +580,14 @@ def retire(ledger_id, agreement_id):
 def history(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
     state, memberships = load_one(agreement)
+    page = request.args.get("page", 1, type=int)
+    if not 1 <= page <= 10**6:
+        abort(404)
     pages = PaginatedQuery(
         Revision.select().where(Revision.agreement == agreement).order_by(Revision.number.desc()),
         paginate_by=10,
+        page=page,
+        check_bounds=True,
     )
     shown = {r.number for r in pages.get_object_list()}
     return render_template(

@@ -42,6 +42,15 @@ def init_app(app):
 def _clear_ended_session(response):
     """A session that ended elsewhere ("log out everywhere", expiry): forget it
     here too, with any offline copy of the pause page."""
+    signed_out_entry = (
+        request.method == "GET"
+        and request.endpoint in ("auth.login", "home.index")
+        and not current_user.is_authenticated
+    )
+    if signed_out_entry and not g.get("ended_session"):
+        # Whoever comes to the door signed out gets no offline copy of the
+        # last person's pause page (a session that ended with the browser).
+        response.headers["Clear-Site-Data"] = '"cache", "storage"'
     if g.get("ended_session"):
         # The session cookie is left alone: rewriting it here could undo a
         # fresher one (a background request racing a new login page).
@@ -169,9 +178,12 @@ def reset_password(token):
     form = ResetPasswordForm(user=reset.user)
     if form.validate_on_submit():
         with write_transaction():
-            if reset.use(utcnow()):
+            used = reset.use(utcnow())
+            if used:
                 reset.user.set_password(form.password.data)
                 DeviceSession.end_all(reset.user)
+        if not used:
+            return render_template("auth/reset_invalid.html"), 404
         logout_user()
         session.clear()
         flash("Your new password is set. Please log in with it.")

@@ -94,6 +94,8 @@ def invite(ledger_id):
 def invitation(ledger_id, invitation_id):
     invitation = invitation_for(current_user, ledger_id, invitation_id)
     fresh = session.get("new_invitation") or {}
+    if fresh.get("id") == invitation.id:
+        session.pop("new_invitation")  # shown once: the link lives nowhere else
     link = None
     if fresh.get("id") == invitation.id and invitation.status(utcnow()) == "open":
         link = external_url("join.show", token=fresh["token"])
@@ -127,7 +129,9 @@ def leave(ledger_id):
     ledger = ledger_for(current_user, ledger_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        Membership.active(ledger, current_user).end("left", utcnow())
+        membership = Membership.active(ledger, current_user)
+        if membership is not None:  # None: a second click already left
+            membership.end("left", utcnow())
         flash(f"You have left “{ledger.name}”. What you agreed there stays in its history.")
         return redirect(url_for("home.index"))
     partners = list(ledger.partners())

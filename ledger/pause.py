@@ -5,6 +5,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -14,7 +15,8 @@ from flask import (
 from flask_login import current_user, login_required
 from playhouse.flask_utils import get_object_or_404
 
-from .access import ledger_for
+from .access import agreement_for, ledger_for
+from .agreements import load_one
 from .consent import derive
 from .db import utcnow
 from .forms import CSRF_EXPLANATION
@@ -35,7 +37,11 @@ def me():
 @login_required
 def page():
     """The quietest page: the agreed pause signals, a timer, the way back."""
-    return render_pause()
+    page, status = render_pause()
+    response = make_response(page, status)
+    # Only a remembered device (a person's own phone) keeps an offline copy.
+    response.headers["Ledger-Offline-Copy"] = "allowed" if me().device.remember else "no"
+    return response
 
 
 def render_pause(status=200, notice=None, agenda_form=None):
@@ -143,7 +149,15 @@ def cooling_off(ledger_id):
 @login_required
 def agenda(ledger_id):
     ledger = ledger_for(me(), ledger_id)
-    form = AgendaForm(topic=request.args.get("topic", "")[:120])
+    # Parked from a topic agreement: its id is in the link, never its words
+    # (a URL ends up in access logs and browser history).
+    topic = ""
+    from_agreement = request.args.get("agreement", type=int)
+    if from_agreement:
+        agreement = agreement_for(me(), ledger.id, from_agreement)
+        state, _ = load_one(agreement)
+        topic = state.current.revision.fields.get("topic", "")
+    form = AgendaForm(topic=topic)
     if form.validate_on_submit():
         AgendaItem.create(
             ledger=ledger, author=me(), topic=form.topic.data, note=form.note.data or ""

@@ -304,7 +304,10 @@ def test_park_from_a_session_only_topic(couple):
     )
     page = alex.get(path).get_data(as_text=True)
     assert "Park it for our next session" in page
-    form = alex.get(f"/ledgers/{ledger_id}/agenda?topic=The+affair").get_data(as_text=True)
+    agreement_id = path.rsplit("/", 1)[1]
+    assert f"/ledgers/{ledger_id}/agenda?agreement={agreement_id}" in page
+    assert "The+affair" not in page and "topic=" not in page  # words never go in a URL
+    form = alex.get(f"/ledgers/{ledger_id}/agenda?agreement={agreement_id}").get_data(as_text=True)
     assert 'value="The affair"' in form
 
 

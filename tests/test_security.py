@@ -285,7 +285,7 @@ def _snapshot(app):
 
 @pytest.mark.parametrize(
     "name",
-    ["Sam\x00", "Sam\x1b[31m", "Sam\u0007", "Sam\nSmith", "Sam\tSmith"],
+    ["Sam\x00", "Sam\x1b[31m", "Sam\u0007", "Sam\nSmith", "Sam\tSmith", "Al\u202eex"],
 )
 def test_control_characters_are_refused(auth, app, name):
     response = auth.register(name=name)

@@ -81,13 +81,21 @@ class BaseForm(Form):
         return 400 if self.csrf_failed else 422
 
 
+#: Embedding, override and isolate controls: they can make a name or an
+#: agreement read differently from what it says.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def no_control_characters(multiline=False):
     """Refuse control characters; tabs and newlines only where multiline."""
     allowed = {"\t", "\n", "\r"} if multiline else set()
 
     def check(form, field):
         value = field.data or ""
-        if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value):
+        if any(
+            (unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed) or ch in BIDI_CONTROLS
+            for ch in value
+        ):
             raise ValidationError("This contains an invisible control character; please retype it.")
 
     return check

@@ -2,6 +2,7 @@
 
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from . import BaseForm
 
@@ -50,6 +51,17 @@ def long_text(label, required=True, max_length=4000, **kwargs):
     return TextAreaField(label, validators=validators, filters=[_strip], **kwargs)
 
 
+def base_field():
+    """The revision number a change started from (hidden; 0 for a new agreement)."""
+    return IntegerField(
+        widget=HiddenInput(),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=10**9, message="This form is out of date; please reload."),
+        ],
+    )
+
+
 class ProposalFields(BaseForm):
     """What every proposal carries besides its content."""
 
@@ -59,7 +71,7 @@ class ProposalFields(BaseForm):
         max_length=1000,
         description='For example "We said we would write this down after Tuesday."',
     )
-    base = HiddenField()
+    base = base_field()
 
     #: Field names that make up the agreement's content, in display order.
     CONTENT = ()
@@ -202,7 +214,7 @@ class AnswerForm(BaseForm):
 
 class RetireForm(BaseForm):
     reason = long_text("Why retire it", max_length=1000)
-    base = HiddenField()
+    base = base_field()
 
     @property
     def reason_text(self):

@@ -115,12 +115,21 @@ class Agreement(BaseModel):
         self.chain_head, self.chain_length = head.chain_head, head.chain_length
         return revision
 
-    def record_consent(self, revision, user, decision, note, seen_hash):
-        """Append a partner's answer (or its withdrawal) to a revision."""
+    def record_consent(self, revision, user, decision, note, seen_hash, allowed=None):
+        """Append a partner's answer (or its withdrawal) to a revision.
+
+        ``allowed(state)`` is checked again under the agreement's lock, on the
+        history as it is now: two answers sent at once, or an answer racing a
+        newer proposal, raise Conflict instead of both being recorded.
+        """
         from ..chain import append
 
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
+            if allowed is not None:
+                states, _ = load_states(self.ledger_id, [self], utcnow())
+                if not allowed(states[self.id]):
+                    raise Conflict()
             previous = (
                 Consent.select(fn.MAX(Consent.seq))
                 .where((Consent.revision == revision) & (Consent.user == user))

@@ -183,9 +183,14 @@ class Invitation(BaseModel):
         )
 
     def accept(self, user, now):
-        """Join the ledger through this invitation; False if it can't be used."""
+        """Join the ledger through this invitation; False if it can't be used.
+
+        An invitation works only while the partner who made it is a partner.
+        """
         try:
             with write_transaction():
+                if Membership.active(self.ledger_id, self.created_by_id) is None:
+                    return False
                 if not self._claim(now, used_at=now, used_by=user):
                     return False
                 Membership.create(ledger=self.ledger_id, user=user, invitation=self)
@@ -196,6 +201,20 @@ class Invitation(BaseModel):
     def revoke(self, user, now):
         """Withdraw an open invitation; False if it was used or gone already."""
         return self._claim(now, revoked_at=now, revoked_by=user)
+
+    @classmethod
+    def withdraw_made_by(cls, ledger_id, user_id, now):
+        """Withdraw the open invitations a departing partner made."""
+        (
+            cls.update(revoked_at=now, revoked_by=user_id)
+            .where(
+                (cls.ledger == ledger_id)
+                & (cls.created_by == user_id)
+                & cls.used_at.is_null()
+                & cls.revoked_at.is_null()
+            )
+            .execute()
+        )
 
 
 class Membership(BaseModel):
@@ -233,6 +252,7 @@ class Membership(BaseModel):
             )
             if ended:
                 self.left_at, self.ended_how = now, how
+                Invitation.withdraw_made_by(self.ledger_id, self.user_id, now)
                 for removal in Removal.open_in(self.ledger_id):
                     removal.settle(now)
         return bool(ended)
@@ -297,6 +317,7 @@ class Removal(BaseModel):
             Membership.update(left_at=now, ended_how="removed").where(
                 Membership.id == target.id
             ).execute()
+            Invitation.withdraw_made_by(target.ledger_id, target.user_id, now)
             self._resolve("removed", now)
 
     def withdraw(self, now):

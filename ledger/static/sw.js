@@ -23,22 +23,33 @@ self.addEventListener("activate", function (event) {
 function refreshPause() {
   return fetch(PAUSE, { credentials: "same-origin", redirect: "manual" }).then(function (response) {
     return caches.open(CACHE).then(function (cache) {
-      if (response.ok && response.type === "basic") {
+      var keep = response.headers.get("Ledger-Offline-Copy") === "allowed";
+      if (response.ok && response.type === "basic" && keep) {
         return cache.put(PAUSE, response.clone()).then(function () { return response; });
       }
-      // Signed out (a redirect to log in): keep nothing private.
-      return cache.delete(PAUSE).then(function () { return response; });
+      if (response.ok || response.type === "opaqueredirect" || response.status === 401 ||
+          response.status === 403) {
+        // Signed out (sent to log in), or a device that is not remembered:
+        // keep nothing private.
+        return cache.delete(PAUSE).then(function () { return response; });
+      }
+      return response; // a server error: the saved copy is still the best answer
     });
   });
+}
+
+function usable(response) {
+  return response && (response.ok || response.type === "opaqueredirect" || response.status < 500);
 }
 
 function pauseNetworkFirst() {
   var network = refreshPause();
   var timeout = new Promise(function (resolve) { setTimeout(resolve, TIMEOUT); });
   return Promise.race([network.catch(function () { return null; }), timeout]).then(function (response) {
-    if (response) { return response; }
+    if (usable(response)) { return response; }
     return caches.match(PAUSE).then(function (cached) {
       if (cached) { return cached; }
+      if (response) { return response; }
       return network.catch(function () {
         return new Response("You're offline, and no copy of the pause page is saved on this device yet.",
                             { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });

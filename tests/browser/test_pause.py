@@ -1,0 +1,315 @@
+"""The pause page on a phone: one tap away, a timer that survives a reload, an
+offline copy that disappears at log-out, and cooling-off after a noted pause.
+
+Sam and Alex, their ledger and their agreed pause signal are set up through
+the app's own forms with a Flask test client on the same app (and database)
+the live server serves; Sam then signs in on a phone through the real log-in
+form. Each page is checked on the way (see ``browse`` in conftest.py): axe-core
+finds no serious or critical accessibility problem, the Content-Security-
+Policy blocks nothing, no script fails, and nothing is loaded from elsewhere.
+"""
+
+import logging
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Error, expect
+
+from ledger.models import Draft, PauseLog, Revision
+
+from ..helpers import PASSWORD, AuthActions, answer, create_ledger, invite, join, propose
+
+pytestmark = pytest.mark.browser
+
+LEDGER = "Sam & Alex"
+PAUSE = {
+    "signal": "A T with both hands",
+    "meaning": "I'm flooded and need to stop.",
+    "who_may_call": "Any of us",
+    "minimum_minutes": "20",
+    "grounding": "Separate rooms, slow breathing.",
+    "way_back_who": "The one who called it",
+    "way_back_hours": "2",
+}
+SIGNAL = PAUSE["signal"]
+#: The phone's time zone (the ``phone`` fixture): the page writes times in it.
+ZONE = ZoneInfo("Europe/Berlin")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "build" / "pause-phone.png"  # see README
+OFFLINE_NOTE = "You're offline. This is the copy saved on this device."
+FLOODED = "agreements made while flooded rarely hold"
+
+
+@pytest.fixture
+def ledger_id(app):
+    """Sam and Alex share a ledger with a pause signal in force; return its id."""
+    sam, alex = app.test_client(), app.test_client()
+    assert AuthActions(sam).register().status_code == 302
+    response = AuthActions(alex).register(email="alex@example.org", name="Alex")
+    assert response.status_code == 302
+    ledger_id = create_ledger(sam, LEDGER)
+    assert join(alex, invite(sam, ledger_id)[1]).status_code == 302
+    path = propose(sam, ledger_id, "pause_signal", **PAUSE)
+    assert answer(alex, path, 1).status_code == 302
+    return ledger_id
+
+
+def at(browse, path):
+    """A regular expression matching ``path`` on the live server, whole."""
+    return re.compile("^" + re.escape(browse.base_url + path) + "$")
+
+
+def nav_link(page, name):
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+
+
+def flashes(page):
+    return page.locator("div.flashes")
+
+
+def sign_in(browse, page, ledger_id):
+    """Sam signs in through the log-in form, keeping this device remembered,
+    and lands on the ledger's dashboard."""
+    page.goto("/login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    browse.audit(page)
+    page.get_by_label("Email").fill("sam@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Remember this device for 30 days").check()
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(at(browse, f"/ledgers/{ledger_id}/agreements"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Agreements of {LEDGER}")
+    assert "ledger_remember" in {cookie["name"] for cookie in page.context.cookies()}
+    browse.audit(page)
+
+
+def signal_section(page):
+    return page.get_by_role("region", name=SIGNAL)
+
+
+def seconds_left(page):
+    """The countdown as seconds, once it reads "M:SS left of the pause"."""
+    remaining = signal_section(page).get_by_role("timer")
+    expect(remaining).to_have_text(re.compile(r"^\d+:\d\d left of the pause$"))
+    minutes, seconds = remaining.inner_text().split(" ")[0].split(":")
+    return int(minutes) * 60 + int(seconds)
+
+
+def pause_state(page):
+    """What pause.js keeps on this device for the signal: {start, extra} (ms)."""
+    key = signal_section(page).locator(".timer").get_attribute("data-key")
+    return page.evaluate("key => JSON.parse(localStorage.getItem(key))", f"ledger.pause.{key}")
+
+
+def clock_time(ms):
+    """A time in milliseconds since the epoch as the phone's clock shows it."""
+    return datetime.fromtimestamp(ms / 1000, ZONE).strftime("%H:%M")
+
+
+def test_pause_is_one_tap_away_and_its_timer_survives_a_reload(browse, phone, ledger_id):
+    page = browse.new_page(**phone)
+    # Date.now() in the page follows a clock the test can move forward.
+    page.clock.install()
+    sign_in(browse, page, ledger_id)
+
+    # From the dashboard, one tap on the header's Pause link.
+    page.get_by_role("banner").get_by_role("link", name="Pause", exact=True).tap()
+    expect(page).to_have_url(at(browse, "/pause"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pause")
+    # The quietest page: no main navigation.
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+    signal = signal_section(page)
+    heading = signal.get_by_role("heading", level=2)
+    expect(heading).to_have_text(SIGNAL)
+    expect(signal.locator("p.meaning")).to_have_text(PAUSE["meaning"])
+    expect(signal.get_by_role("heading", level=3)).to_have_text(
+        ["During the pause", "The way back"]
+    )
+    expect(signal).to_contain_text(PAUSE["grounding"])
+    expect(signal).to_contain_text("At least 20 minutes. Who may call it: Any of us.")
+    expect(signal.locator("p.way-back")).to_have_text(
+        "The one who called it reaches out within 2 hours of the pause beginning."
+    )
+    # Large type: the signal is at least twice the size of the page's text.
+    sizes = heading.evaluate(
+        "h => [h, document.body].map(e => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    assert sizes[0] >= 2 * sizes[1], sizes
+    expect(page.locator("p.offline-note")).to_be_hidden()
+    expect(page.locator("p.as-of")).to_have_text(re.compile(r"^As of .+\d\d:\d\d\.$"))
+    browse.audit(page)
+
+    # Start the pause: twenty minutes, and the way back within two hours.
+    signal.get_by_role("button", name="Start pause").tap()
+    assert 20 * 60 - 5 <= seconds_left(page) <= 20 * 60
+    state = pause_state(page)
+    assert state["extra"] == 0
+    return_by = signal.locator("p.return-by")
+    expect(return_by).to_have_text(f"We come back by {clock_time(state['start'] + 2 * 3600_000)}.")
+    expect(signal.get_by_role("button", name="End the pause")).to_be_visible()
+    browse.audit(page)
+
+    # Five minutes later the phone reloads the page: the countdown goes on
+    # from the original start.
+    page.clock.fast_forward("05:00")
+    page.reload()
+    expect(signal.get_by_role("heading", level=2)).to_have_text(SIGNAL)
+    assert 15 * 60 - 10 <= seconds_left(page) <= 15 * 60
+    assert pause_state(page) == state
+    expect(return_by).to_have_text(f"We come back by {clock_time(state['start'] + 2 * 3600_000)}.")
+
+    # "We need more time": ten more minutes, and the way back moves with it.
+    signal.get_by_role("button", name="We need more time").tap()
+    assert 25 * 60 - 10 <= seconds_left(page) <= 25 * 60
+    assert pause_state(page) == {"start": state["start"], "extra": 10 * 60_000}
+    expect(return_by).to_have_text(
+        f"We come back by {clock_time(state['start'] + 2 * 3600_000 + 10 * 60_000)}."
+    )
+    browse.audit(page)
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    signal.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOT)  # the first screen, as a phone shows it
+
+    browse.assert_clean()
+
+
+def test_the_pause_page_opens_offline_until_log_out(browse, phone, ledger_id, caplog):
+    page = browse.new_page(**phone)
+    context = page.context
+    sign_in(browse, page, ledger_id)
+
+    page.goto("/pause")
+    expect(signal_section(page).get_by_role("heading", level=2)).to_have_text(SIGNAL)
+    browse.audit(page)
+    # The service worker is active; after one reload it controls the page
+    # and has stored the pause page.
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => r.active.state)") in (
+        "activating",
+        "activated",
+    )
+    page.reload()
+    page.wait_for_function(
+        "async () => navigator.serviceWorker.controller !== null"
+        " && (await caches.match('/pause')) !== undefined"
+    )
+    cached = page.evaluate("caches.match('/pause').then(r => r.text())")
+    assert SIGNAL in cached
+
+    # Offline: the saved copy opens, and says it is a saved copy.
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    caplog.clear()
+    context.set_offline(True)
+    response = page.goto("/pause")
+    assert response is not None and response.from_service_worker
+    assert response.status == 200
+    expect(signal_section(page).get_by_role("heading", level=2)).to_have_text(SIGNAL)
+    expect(page.locator("p.as-of")).to_have_text(re.compile(r"^As of .+\d\d:\d\d\.$"))
+    expect(page.locator("p.offline-note")).to_have_text(OFFLINE_NOTE)
+    expect(page.locator("p.offline-note")).to_be_visible()
+    # The timer still works from the saved copy and pause.js.
+    expect(signal_section(page).get_by_role("button", name="Start pause")).to_be_visible()
+    # Nothing reached the server while offline.
+    assert not [r.getMessage() for r in caplog.records if "GET /pause" in r.getMessage()]
+    # axe already checked /pause online; this is the same document from the
+    # cache, so it is not audited again here.
+
+    # Back online, Sam logs out of this device.
+    context.set_offline(False)
+    page.goto("/")
+    expect(page).to_have_url(at(browse, f"/ledgers/{ledger_id}/agreements"))
+    nav_link(page, "Log out").click()
+    expect(page).to_have_url(at(browse, "/logout"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log out of this device?")
+    browse.audit(page)
+    with page.expect_response(lambda r: r.url.endswith("/logout") and r.status == 302) as info:
+        page.get_by_role("button", name="Log out of this device").click()
+    assert info.value.all_headers().get("clear-site-data") == '"cache", "storage"'
+    expect(page).to_have_url(at(browse, "/login"))
+    expect(flashes(page)).to_have_text("You're logged out. Take care.")
+    browse.audit(page)
+    # The server's log is watched (so "nothing reached it" above means something).
+    assert any("POST /logout" in r.getMessage() for r in caplog.records)
+    # Clear-Site-Data took the worker, its caches and the timer's state with it.
+    page.wait_for_function(
+        "async () => (await caches.keys()).length === 0"
+        " && (await navigator.serviceWorker.getRegistrations()).length === 0"
+        " && localStorage.length === 0"
+    )
+
+    # Offline again: nothing private opens (the browser's own error page).
+    context.set_offline(True)
+    try:
+        page.goto("/pause")
+    except Error as error:
+        assert "ERR_INTERNET_DISCONNECTED" in str(error)
+    # The browser's error page (or the worker's note) is not audited: it is
+    # not a page of the app.
+    assert SIGNAL not in page.content()
+    context.set_offline(False)
+
+    browse.assert_clean()
+
+
+def test_a_noted_pause_keeps_a_new_proposal_as_a_draft(browse, phone, ledger_id, app):
+    page = browse.new_page(**phone)
+    sign_in(browse, page, ledger_id)
+
+    page.goto("/pause")
+    signal = signal_section(page)
+    expect(signal.get_by_role("heading", level=2)).to_have_text(SIGNAL)
+    browse.audit(page)
+    signal.get_by_role("button", name="Start pause").tap()
+    start = pause_state(page)["start"]
+
+    page.get_by_role("button", name="Note that we paused").tap()
+    expect(page).to_have_url(at(browse, "/pause"))
+    expect(flashes(page)).to_have_text("Noted that you paused.")
+    # The timer runs on after the note.
+    assert seconds_left(page) <= 20 * 60
+    browse.audit(page)
+    with app.app_context():
+        noted = PauseLog.get()
+        # The note keeps when the timer started, not when the button was pressed.
+        started = noted.started_at.timestamp() * 1000
+        assert abs(started - start) < 1000, (noted.started_at, start)
+
+    page.goto(f"/ledgers/{ledger_id}/agreements/new/general")
+    expect(page.get_by_role("heading", level=1)).to_have_text("New agreement: General agreement")
+    browse.audit(page)
+    page.get_by_label("Title").fill("Typed while flooded")
+    page.get_by_label("The agreement", exact=True).fill("We never talk about money again.")
+    page.get_by_role("button", name="Propose to my partners").click()
+
+    expect(page).to_have_url(
+        re.compile("^" + re.escape(f"{browse.base_url}/ledgers/{ledger_id}/drafts/") + r"\d+$")
+    )
+    expect(flashes(page)).to_contain_text(FLOODED)
+    expect(flashes(page)).to_contain_text("What you wrote is kept as a private draft.")
+    until = noted.started_at + timedelta(hours=12)
+    expect(flashes(page)).to_contain_text(until.astimezone(ZONE).strftime("%H:%M"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your draft: General agreement")
+    expect(page.get_by_label("Title")).to_have_value("Typed while flooded")
+    expect(page.get_by_label("The agreement", exact=True)).to_have_value(
+        "We never talk about money again."
+    )
+    browse.audit(page)
+    with app.app_context():
+        assert Draft.get().fields["title"] == "Typed while flooded"
+        assert Revision.select().count() == 1  # only the pause signal
+
+    browse.assert_clean()
+
+
+def test_start_pause_is_hidden_while_the_pause_runs(browse, phone, ledger_id):
+    page = browse.new_page(**phone)
+    sign_in(browse, page, ledger_id)
+    page.goto("/pause")
+    signal = signal_section(page)
+    browse.audit(page)
+    signal.get_by_role("button", name="Start pause").tap()
+    expect(signal.get_by_role("button", name="End the pause")).to_be_visible()
+    expect(signal.get_by_role("button", name="Start pause")).to_be_hidden(timeout=2000)
+    browse.assert_clean()

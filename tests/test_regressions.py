@@ -1,0 +1,162 @@
+"""Bugs found in review, each with the test that failed before its fix."""
+
+import pytest
+
+from ledger.db import utcnow
+from ledger.models import (
+    Agreement,
+    Conflict,
+    Consent,
+    Draft,
+    Invitation,
+    Membership,
+    Revision,
+    User,
+)
+
+from .helpers import AuthActions, answer, create_ledger, invite, join, post_form, propose
+
+
+def person(app, name):
+    client = app.test_client()
+    AuthActions(client).register(email=f"{name}@example.org", name=name.title())
+    return client
+
+
+@pytest.fixture
+def couple(app):
+    sam, alex = person(app, "sam"), person(app, "alex")
+    ledger_id = create_ledger(sam)
+    join(alex, invite(sam, ledger_id)[1])
+    return sam, alex, ledger_id
+
+
+def test_a_removed_partner_cannot_rejoin_with_a_link_they_made(app, couple):
+    sam, alex, ledger_id = couple
+    _, kept_link = invite(alex, ledger_id, note="kept in reserve")
+    with app.app_context():
+        alex_membership = Membership.get(Membership.user == User.by_email("alex@example.org"))
+    post_form(sam, f"/ledgers/{ledger_id}/partners/{alex_membership.id}/remove", {})
+    assert alex.get(f"/ledgers/{ledger_id}").status_code == 404
+    response = alex.get(kept_link)
+    assert response.status_code == 410
+    assert alex.post(kept_link).status_code == 410
+    assert alex.get(f"/ledgers/{ledger_id}").status_code == 404
+
+
+def test_a_partner_who_leaves_takes_their_open_links_with_them(app, couple):
+    sam, alex, ledger_id = couple
+    _, link = invite(alex, ledger_id, note="Alex's link")
+    post_form(alex, f"/ledgers/{ledger_id}/leave", {})
+    assert person(app, "eli").get(link).status_code == 410
+    with app.app_context():
+        assert Invitation.get(Invitation.note == "Alex's link").status(utcnow()) == "revoked"
+
+
+def test_an_invitation_made_before_this_rule_still_needs_its_maker(app, couple):
+    sam, alex, ledger_id = couple
+    _, link = invite(alex, ledger_id)
+    with app.app_context():  # as if Alex had left before invitations were withdrawn
+        Membership.update(left_at=utcnow(), ended_how="left").where(
+            Membership.user == User.by_email("alex@example.org")
+        ).execute()
+    eli = person(app, "eli")
+    assert eli.post(link, data={}).status_code in (400, 410)
+    assert join_with_token(eli, link).status_code == 410
+
+
+def join_with_token(client, path):
+    from .helpers import csrf_token
+
+    return client.post(path, data={"csrf_token": csrf_token(client, "/account")})
+
+
+@pytest.mark.parametrize("page", ["%C2%B2", "99999999999999999999999", "0", "-1", "abc", "9999"])
+def test_history_pages_out_of_range_are_404_not_500(couple, page):
+    sam, _, ledger_id = couple
+    path = propose(sam, ledger_id)
+    response = sam.get(f"{path}/history?page={page}")
+    assert response.status_code in (200, 404)
+    if page in ("99999999999999999999999", "0", "-1", "9999"):
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize("base", ["abc", "99999999999999999999999", "-3", "1.5"])
+def test_a_strange_base_revision_is_refused_not_a_500(app, couple, base):
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    for action in ("draft", "propose"):
+        response = post_form(
+            sam,
+            f"{path}/change",
+            {"title": "t", "text": "x", "base": base, "action": action},
+        )
+        assert response.status_code == 422, (action, response.status_code)
+    with app.app_context():
+        assert Draft.select().count() == 0
+        assert Revision.select().count() == 1
+
+
+def test_two_answers_at_once_are_not_both_recorded(app, couple):
+    from ledger.agreements import can_answer, still
+
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    with app.app_context():
+        agreement = Agreement.get()
+        revision = Revision.get()
+        alex_user = User.by_email("alex@example.org")
+
+        def allowed(state):
+            return still(can_answer(state, alex_user.id), 1)
+
+        agreement.record_consent(
+            revision, alex_user, "accept", "", revision.content_hash, allowed=allowed
+        )
+        with pytest.raises(Conflict):
+            agreement.record_consent(
+                revision, alex_user, "change", "no", revision.content_hash, allowed=allowed
+            )
+        assert Consent.select().where(Consent.user == alex_user).count() == 1
+
+
+def test_a_draft_cannot_revive_a_retired_agreement(app, couple):
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    answer(alex, path, 1)
+    draft = post_form(
+        sam, f"{path}/change", {"title": "Revived", "text": "x", "base": "1", "action": "draft"}
+    ).headers["Location"]
+    post_form(sam, f"{path}/retire", {"reason": "Done", "base": "1"})
+    answer(alex, path, 2)
+    response = post_form(
+        sam, draft, {"title": "Revived", "text": "x", "base": "2", "action": "propose"}
+    )
+    assert response.headers["Location"] == draft
+    with app.app_context():
+        assert Revision.select().count() == 2
+        assert Draft.select().count() == 1
+
+
+def test_an_invitation_link_is_shown_once(couple):
+    sam, _, ledger_id = couple
+    response = post_form(
+        sam, f"/ledgers/{ledger_id}/invitations", {"note": ""}, page=f"/ledgers/{ledger_id}"
+    )
+    first = sam.get(response.headers["Location"]).get_data(as_text=True)
+    again = sam.get(response.headers["Location"]).get_data(as_text=True)
+    assert "/join/" in first
+    assert "/join/" not in again
+
+
+def test_only_a_remembered_device_keeps_an_offline_copy(app, couple):
+    sam, _, _ = couple
+    assert sam.get("/pause").headers["Ledger-Offline-Copy"] == "no"
+    phone = app.test_client()
+    AuthActions(phone).login(remember=True)
+    assert phone.get("/pause").headers["Ledger-Offline-Copy"] == "allowed"
+
+
+@pytest.mark.parametrize("url", ["/login", "/"])
+def test_a_signed_out_visit_clears_any_offline_copy(client, url):
+    assert client.get(url).headers["Clear-Site-Data"] == '"cache", "storage"'
