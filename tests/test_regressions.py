@@ -101,7 +101,7 @@ def test_two_answers_at_once_are_not_both_recorded(app, couple):
     from ledger.agreements import can_answer, still
 
     sam, alex, ledger_id = couple
-    path = propose(sam, ledger_id)
+    propose(sam, ledger_id)
     with app.app_context():
         agreement = Agreement.get()
         revision = Revision.get()
