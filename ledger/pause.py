@@ -47,7 +47,7 @@ def page():
 def render_pause(status=200, notice=None, agenda_form=None):
     ledger, memberships, histories = pause_page_data(me(), me().device.current_ledger_id)
     if ledger is None:
-        return render_template("pause/none.html")
+        return render_template("pause/none.html"), status
     now = utcnow()
     signals = []
     for agreement, (revisions, consents) in histories.items():

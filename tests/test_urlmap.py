@@ -104,6 +104,8 @@ def _check_headers(endpoint, response):
         assert response.headers.get(name) == value, (endpoint, name)
     if endpoint != "static":
         assert response.headers["Cache-Control"] == "no-store", endpoint
+    for cookie in response.headers.getlist("Set-Cookie"):
+        assert "; HttpOnly" in cookie and "; SameSite=Lax" in cookie, (endpoint, cookie)
 
 
 @pytest.mark.parametrize("who", ["anonymous", "partner"])

@@ -246,8 +246,17 @@ def test_the_pause_page_opens_offline_until_log_out(browse, phone, ledger_id, ca
     except Error as error:
         assert "ERR_INTERNET_DISCONNECTED" in str(error)
     # The browser's error page (or the worker's note) is not audited: it is
-    # not a page of the app.
-    assert SIGNAL not in page.content()
+    # not a page of the app. It may still be settling: read it once it has.
+    content = None
+    for _ in range(50):
+        try:
+            page.wait_for_load_state()
+            content = page.content()
+            break
+        except Error:
+            page.wait_for_timeout(100)
+    assert content is not None
+    assert SIGNAL not in content
     context.set_offline(False)
 
     browse.assert_clean()
