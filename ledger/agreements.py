@@ -21,6 +21,7 @@ from .forms.agreements import (
 from .forms.auth import ConfirmForm
 from .models import KINDS, Agreement, Conflict, Consent, Draft, Revision, User
 from .models.agreements import canonical_json, load_states
+from .models.pause import cooling_until
 from .starters import STARTERS
 
 bp = Blueprint("agreements", __name__, url_prefix="/ledgers/<id:ledger_id>")
@@ -45,7 +46,6 @@ def kept_as_draft(cooling):
 def cooling_message(ledger):
     """The kind sentence to show when cooling-off is in effect, else None."""
     from .filters import local_time
-    from .models.pause import cooling_until
 
     until = cooling_until(ledger, utcnow())
     return COOLING.format(until=local_time(until)) if until else None
@@ -96,13 +96,17 @@ def dashboard(ledger_id):
         activity=recent_activity(ledger.id, limit=8),
         names=names(memberships),
         active_partners=sum(1 for m in memberships if m.left_at is None),
+        cooling_until=cooling_until(ledger, utcnow()),
     )
 
 
 def needs_my_answer(state, user_id):
-    """True when a pending proposal asks me, or I have not accepted what is in force."""
+    """True when it is my turn: a proposal asks me, a partner asked me for a
+    change to my proposal, or I have not accepted what is in force."""
+    if state.pending and state.pending.revision.author_id == user_id:
+        return bool(state.pending.change_requested)
     if state.pending and user_id in state.pending.waiting:
-        return state.pending.revision.author_id != user_id
+        return True
     return bool(
         state.in_force
         and not state.retired
@@ -462,7 +466,7 @@ def withdraw_proposal(ledger_id, agreement_id, number):
 @login_required
 def change(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
-    state, _ = load_one(agreement)
+    state, memberships = load_one(agreement)
     if state.retired:
         abort(404)
     form_class = FORMS[agreement.kind]
@@ -502,7 +506,11 @@ def change(ledger_id, agreement_id):
             )
         except Conflict:
             return conflict(agreement, form)
-        flash("Your change is proposed. What is in force stays in force until everyone accepts.")
+        flash(
+            "Your change is proposed. What is in force stays in force until everyone accepts."
+            if state.in_force
+            else "Your new version is proposed. Your partners are asked to answer it."
+        )
         return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
     return render_template(
         "agreements/form.html",
@@ -511,6 +519,9 @@ def change(ledger_id, agreement_id):
         form=form,
         mode="change",
         agreement=agreement,
+        in_force=state.in_force is not None and not state.retired,
+        requests=state.pending.change_requested if state.pending else [],
+        names=names(memberships),
     ), form.status
 
 

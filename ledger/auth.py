@@ -116,7 +116,7 @@ def register():
             form.time_zone.data,
         )
         if user is not None:
-            start_session(user, remember=False)
+            start_session(user, remember=form.remember.data)
             flash(f"Welcome, {user.display_name}. Your account is ready.")
             return _remember_device(redirect(next_url or url_for("home.index")), user)
         LoginFailure.record(REGISTRATION_KEY, request.remote_addr, utcnow(), _window())

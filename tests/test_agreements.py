@@ -566,3 +566,17 @@ def test_states_are_derived_not_stored(app, couple):
         agreements = list(Agreement.select())
         states, _ = load_states(ledger_id, agreements, utcnow())
         assert states[agreements[0].id].label == "in force"
+
+
+def test_a_change_request_makes_it_the_authors_turn(couple):
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id, title="Sunday check-in")
+    answer(alex, path, 1, decision="change", note="Saturdays suit me better")
+    board = sam.get(f"/ledgers/{ledger_id}/agreements").get_data(as_text=True)
+    assert "Waiting for you (1)" in board
+    assert "Alex asked for a change: “Saturdays suit me better”" in board
+    assert "(1 waiting for you)" in board
+    form = sam.get(f"{path}/change").get_data(as_text=True)
+    assert "<h1>Propose a new version</h1>" in form
+    assert "Alex asked for a change: “Saturdays suit me better”" in form
+    assert "stays in force" not in form

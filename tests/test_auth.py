@@ -339,3 +339,18 @@ def test_database_keeps_one_device_row_per_login(app, client, auth):
     auth.login()
     with app.app_context(), db.database.connection_context():
         assert DeviceSession.select().count() == 1
+
+
+def test_registering_can_remember_the_device(client, auth):
+    post_form(
+        client,
+        "/register",
+        {
+            "email": "sam@example.org",
+            "display_name": "Sam",
+            "password": PASSWORD,
+            "time_zone": "UTC",
+            "remember": "y",
+        },
+    )
+    assert cookie_value(client, "ledger_remember")

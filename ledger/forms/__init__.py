@@ -104,4 +104,5 @@ def no_control_characters(multiline=False):
 @cache
 def time_zone_choices():
     """Return every IANA time zone name, sorted, as WTForms choices."""
-    return {name: name.replace("_", " ") for name in sorted(available_timezones())}
+    names = (n for n in available_timezones() if "/" in n or n == "UTC")
+    return {name: name.replace("_", " ") for name in sorted(names)}

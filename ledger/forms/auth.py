@@ -78,11 +78,22 @@ def check_strength(password, user_inputs):
     raise ValidationError(" ".join(a.rstrip(".") + "." for a in advice if a))
 
 
+def remember_field():
+    return BooleanField(
+        "Remember this device for 30 days",
+        description=(
+            "So the pause page opens without a password in a hard moment, even offline. "
+            "Only on a device that is yours alone."
+        ),
+    )
+
+
 class RegisterForm(BaseForm):
     email = email_field()
     display_name = display_name_field()
     password = new_password_field()
     time_zone = time_zone_field()
+    remember = remember_field()
 
     def validate_password(self, field):
         if not field.errors:
@@ -96,13 +107,7 @@ class LoginForm(BaseForm):
         validators=[InputRequired("Please enter your password."), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
-    remember = BooleanField(
-        "Remember this device for 30 days",
-        description=(
-            "So the pause page opens without a password in a hard moment. "
-            "Only on a device that is yours alone."
-        ),
-    )
+    remember = remember_field()
 
 
 class ResetPasswordForm(BaseForm):

@@ -28,10 +28,10 @@ class LedgerForm(BaseForm):
 
 class InvitationForm(BaseForm):
     note = StringField(
-        "A note for yourself (optional)",
+        "A note (optional)",
         validators=[Length(max=80, message="Please keep the note under 80 characters.")],
         filters=[_strip],
-        description='For example "for Alex". Your partners see it too.',
+        description='For example "for Alex". Every partner sees it.',
     )
 
 

@@ -30,6 +30,7 @@
     var running = timer.querySelector(".running");
     var remaining = timer.querySelector(".remaining");
     var returnBy = timer.querySelector(".return-by");
+    var endsAt = timer.querySelector(".ends-at");
     var done = timer.querySelector(".done");
     var ticking = null;
     var alerted = false;
@@ -46,14 +47,16 @@
       var now = Date.now();
       var end = Math.min(state.start + minimum + state.extra, state.start + HARD_LIMIT);
       var back = Math.min(state.start + returnHours * 3600 * 1000 + state.extra, state.start + HARD_LIMIT);
-      returnBy.textContent = "We come back by " + clock(back) + ".";
+      endsAt.textContent = "The pause ends at " + clock(end) + ".";
+      returnBy.textContent = "We come back to the conversation by " + clock(back) + " at the latest.";
       var left = end - now;
       if (left > 0) {
         var minutes = Math.floor(left / 60000);
         remaining.textContent = minutes + ":" + pad(Math.floor((left % 60000) / 1000)) + " left of the pause";
+        remaining.hidden = false; endsAt.hidden = false;
         done.hidden = true;
       } else {
-        remaining.textContent = "The minimum pause has passed.";
+        remaining.hidden = true; endsAt.hidden = true;
         done.hidden = false;
         if (alertAllowed && !alerted && now - end < 60000) {
           alerted = true;
@@ -65,8 +68,10 @@
     }
 
     start.addEventListener("click", function () {
+      if (load(key)) { show(); return; } // already running: never restart by a mis-tap
       store(key, { start: Date.now(), extra: 0 });
       show();
+      running.scrollIntoView({ block: "center" });
       if (!ticking) { ticking = setInterval(show, 1000); }
     });
     timer.querySelector(".more").addEventListener("click", function () {

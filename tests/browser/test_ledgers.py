@@ -96,7 +96,7 @@ def test_partners_share_a_ledger_through_an_invitation_link(browse, phone, deskt
     browse.audit(sam)
 
     invite = section(sam, "Invite a partner")
-    invite.get_by_label("A note for yourself (optional)").fill("for Alex")
+    invite.get_by_label("A note (optional)").fill("for Alex")
     invite.get_by_role("button", name="Create an invitation link").click()
     expect(sam).to_have_url(
         re.compile("^" + re.escape(browse.base_url + ledger_path) + r"/invitations/\d+$")

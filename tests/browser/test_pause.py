@@ -147,7 +147,10 @@ def test_pause_is_one_tap_away_and_its_timer_survives_a_reload(browse, phone, le
     state = pause_state(page)
     assert state["extra"] == 0
     return_by = signal.locator("p.return-by")
-    expect(return_by).to_have_text(f"We come back by {clock_time(state['start'] + 2 * 3600_000)}.")
+    expect(return_by).to_have_text(
+        "We come back to the conversation by "
+        f"{clock_time(state['start'] + 2 * 3600_000)} at the latest."
+    )
     expect(signal.get_by_role("button", name="End the pause")).to_be_visible()
     browse.audit(page)
 
@@ -158,14 +161,18 @@ def test_pause_is_one_tap_away_and_its_timer_survives_a_reload(browse, phone, le
     expect(signal.get_by_role("heading", level=2)).to_have_text(SIGNAL)
     assert 15 * 60 - 10 <= seconds_left(page) <= 15 * 60
     assert pause_state(page) == state
-    expect(return_by).to_have_text(f"We come back by {clock_time(state['start'] + 2 * 3600_000)}.")
+    expect(return_by).to_have_text(
+        "We come back to the conversation by "
+        f"{clock_time(state['start'] + 2 * 3600_000)} at the latest."
+    )
 
     # "We need more time": ten more minutes, and the way back moves with it.
     signal.get_by_role("button", name="We need more time").tap()
     assert 25 * 60 - 10 <= seconds_left(page) <= 25 * 60
     assert pause_state(page) == {"start": state["start"], "extra": 10 * 60_000}
     expect(return_by).to_have_text(
-        f"We come back by {clock_time(state['start'] + 2 * 3600_000 + 10 * 60_000)}."
+        "We come back to the conversation by "
+        f"{clock_time(state['start'] + 2 * 3600_000 + 10 * 60_000)} at the latest."
     )
     browse.audit(page)
 
