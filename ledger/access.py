@@ -8,7 +8,17 @@ touches a ledger's object goes through one of these.
 from flask import abort, g
 from flask_login import current_user
 
-from .models import Agreement, Draft, Invitation, Ledger, Membership, Removal, User
+from .models import (
+    AgendaItem,
+    Agreement,
+    Draft,
+    Invitation,
+    Ledger,
+    Membership,
+    PauseLog,
+    Removal,
+    User,
+)
 
 
 def _partner_in(ledger_id, user):
@@ -112,6 +122,32 @@ def draft_for(user, ledger_id, draft_id):
             (Draft.id == draft_id)
             & (Draft.ledger == ledger_id)
             & (Draft.author == user)
+            & _partner_in(ledger_id, user).exists()
+        )
+    )
+
+
+def pause_for(user, ledger_id, pause_id):
+    """Return a noted pause of the ledger, with its ledger, if ``user`` is a partner."""
+    return _first_or_404(
+        PauseLog.select(PauseLog, Ledger)
+        .join(Ledger)
+        .where(
+            (PauseLog.id == pause_id)
+            & (PauseLog.ledger == ledger_id)
+            & _partner_in(ledger_id, user).exists()
+        )
+    )
+
+
+def agenda_item_for(user, ledger_id, item_id):
+    """Return a parked topic of the ledger, with its ledger, if ``user`` is a partner."""
+    return _first_or_404(
+        AgendaItem.select(AgendaItem, Ledger)
+        .join(Ledger, on=(AgendaItem.ledger == Ledger.id))
+        .where(
+            (AgendaItem.id == item_id)
+            & (AgendaItem.ledger == ledger_id)
             & _partner_in(ledger_id, user).exists()
         )
     )

@@ -13,9 +13,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from playhouse.flask_utils import get_object_or_404
 
-from .access import agreement_for, ledger_for
+from .access import agenda_item_for, agreement_for, ledger_for, pause_for
 from .agreements import load_one
 from .consent import derive
 from .db import utcnow
@@ -85,10 +84,8 @@ def note(ledger_id):
 @bp.post("/ledgers/<id:ledger_id>/pauses/<id:pause_id>/resumed")
 @login_required
 def resumed(ledger_id, pause_id):
-    ledger = ledger_for(me(), ledger_id)
-    pause = get_object_or_404(
-        PauseLog.select().where(PauseLog.ledger == ledger), PauseLog.id == pause_id
-    )
+    pause = pause_for(me(), ledger_id, pause_id)
+    ledger = pause.ledger
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_log(ledger, form.status, notice=CSRF_EXPLANATION)
@@ -183,10 +180,8 @@ def render_agenda(ledger, form, status=200, notice=None):
 @bp.post("/ledgers/<id:ledger_id>/agenda/<id:item_id>/discussed")
 @login_required
 def discussed(ledger_id, item_id):
-    ledger = ledger_for(me(), ledger_id)
-    item = get_object_or_404(
-        AgendaItem.select().where(AgendaItem.ledger == ledger), AgendaItem.id == item_id
-    )
+    item = agenda_item_for(me(), ledger_id, item_id)
+    ledger = item.ledger
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_agenda(ledger, AgendaForm(), form.status, notice=CSRF_EXPLANATION)

@@ -23,6 +23,7 @@ from .helpers import (  # noqa: E402
     create_ledger,
     invite,
     join,
+    person,
     post_form,
     propose,
 )
@@ -213,3 +214,12 @@ class World:
 @pytest.fixture
 def world(app):
     return World(app)
+
+
+@pytest.fixture
+def couple(app):
+    """Sam and Alex, partners in "Sam & Alex": (sam, alex, ledger id)."""
+    sam, alex = person(app, "sam"), person(app, "alex")
+    ledger_id = create_ledger(sam)
+    join(alex, invite(sam, ledger_id)[1])
+    return sam, alex, ledger_id

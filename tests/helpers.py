@@ -105,3 +105,23 @@ def answer(client, path, number, decision="accept", note=""):
         {"decision": decision, "note": note, "content_hash": match.group(1)},
         page=path,
     )
+
+
+#: A pause signal's fields as the form posts them.
+PAUSE_SIGNAL = {
+    "signal": "A T with both hands",
+    "meaning": "I'm flooded and need to stop.",
+    "who_may_call": "Any of us",
+    "minimum_minutes": "20",
+    "grounding": "Separate rooms, slow breathing.",
+    "way_back_who": "The one who called it",
+    "way_back_hours": "2",
+}
+
+
+def person(app, name):
+    """A new client, registered (and signed in) as ``name``."""
+    client = app.test_client()
+    response = AuthActions(client).register(email=f"{name}@example.org", name=name.title())
+    assert response.status_code == 302
+    return client

@@ -9,11 +9,12 @@ from ledger.models.agreements import content_hash
 
 from .helpers import (
     HASH_RE,
-    AuthActions,
+    PAUSE_SIGNAL,
     answer,
     create_ledger,
     invite,
     join,
+    person,
     post_form,
     propose,
 )
@@ -29,33 +30,7 @@ def added(words):
     return f"<ins>{HIDDEN}[added: </span>{words}{HIDDEN}]</span></ins>"
 
 
-PAUSE = {
-    "signal": "A T with both hands",
-    "meaning": "I'm flooded and need to stop.",
-    "who_may_call": "Any of us",
-    "minimum_minutes": "20",
-    "grounding": "Separate rooms, slow breathing.",
-    "way_back_who": "The one who called it",
-    "way_back_hours": "2",
-}
-
-
-def person(app, name):
-    client = app.test_client()
-    assert (
-        AuthActions(client).register(email=f"{name}@example.org", name=name.title()).status_code
-        == 302
-    )
-    return client
-
-
-@pytest.fixture
-def couple(app):
-    """Sam and Alex in "Sam & Alex"; returns (sam, alex, ledger id)."""
-    sam, alex = person(app, "sam"), person(app, "alex")
-    ledger_id = create_ledger(sam)
-    join(alex, invite(sam, ledger_id)[1])
-    return sam, alex, ledger_id
+PAUSE = PAUSE_SIGNAL
 
 
 def state_text(client, path):

@@ -9,31 +9,16 @@ from playhouse.test_utils import count_queries
 
 from ledger.models import AgendaItem, Draft, Ledger, PauseLog, Revision
 
-from .helpers import AuthActions, answer, create_ledger, invite, join, post_form, propose
+from .helpers import (
+    PAUSE_SIGNAL,
+    AuthActions,
+    answer,
+    create_ledger,
+    post_form,
+    propose,
+)
 
-PAUSE = {
-    "signal": "A T with both hands",
-    "meaning": "I'm flooded and need to stop.",
-    "who_may_call": "Any of us",
-    "minimum_minutes": "20",
-    "grounding": "Separate rooms, slow breathing.",
-    "way_back_who": "The one who called it",
-    "way_back_hours": "2",
-}
-
-
-def person(app, name):
-    client = app.test_client()
-    AuthActions(client).register(email=f"{name}@example.org", name=name.title())
-    return client
-
-
-@pytest.fixture
-def couple(app):
-    sam, alex = person(app, "sam"), person(app, "alex")
-    ledger_id = create_ledger(sam)
-    join(alex, invite(sam, ledger_id)[1])
-    return sam, alex, ledger_id
+PAUSE = PAUSE_SIGNAL
 
 
 def agreed_signal(sam, alex, ledger_id, **fields):

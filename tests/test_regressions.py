@@ -14,21 +14,14 @@ from ledger.models import (
     User,
 )
 
-from .helpers import AuthActions, answer, create_ledger, invite, join, post_form, propose
-
-
-def person(app, name):
-    client = app.test_client()
-    AuthActions(client).register(email=f"{name}@example.org", name=name.title())
-    return client
-
-
-@pytest.fixture
-def couple(app):
-    sam, alex = person(app, "sam"), person(app, "alex")
-    ledger_id = create_ledger(sam)
-    join(alex, invite(sam, ledger_id)[1])
-    return sam, alex, ledger_id
+from .helpers import (
+    AuthActions,
+    answer,
+    invite,
+    person,
+    post_form,
+    propose,
+)
 
 
 def test_a_removed_partner_cannot_rejoin_with_a_link_they_made(app, couple):
