@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from peewee import DateTimeField, PostgresqlDatabase, SqliteDatabase
+from peewee import DateTimeField, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.flask_utils import FlaskDB
 
@@ -38,11 +38,6 @@ def _unwrap(database):
 def is_sqlite(database=None):
     """Tell whether ``database`` (default: the bound one) is SQLite."""
     return isinstance(_unwrap(database), SqliteDatabase)
-
-
-def is_postgres(database=None):
-    """Tell whether ``database`` (default: the bound one) is PostgreSQL."""
-    return isinstance(_unwrap(database), PostgresqlDatabase)
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     make_response,
@@ -227,10 +226,3 @@ def manifest():
     response = current_app.json.response(data)
     response.headers["Content-Type"] = "application/manifest+json"
     return response
-
-
-def refuse_while_cooling(ledger):
-    """Return the end of cooling-off if proposing and answering must wait now."""
-    if ledger is None:
-        abort(404)
-    return cooling_until(ledger, utcnow())
