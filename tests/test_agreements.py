@@ -555,3 +555,16 @@ def test_a_change_request_makes_it_the_authors_turn(couple):
     assert "<h1>Propose a new version</h1>" in form
     assert "Alex asked for a change: “Saturdays suit me better”" in form
     assert "stays in force" not in form
+
+
+def test_errors_are_named_at_the_top_of_the_form(couple):
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    response = answer(alex, path, 1, decision="change")
+    page = response.get_data(as_text=True)
+    summary = page.split('class="notice error-summary"')[1].split("</div>")[0]
+    assert '<a href="#note">Your note</a>' in summary
+    response = post_form(
+        sam, f"{path}/change", {"title": "t", "text": "x", "base": "-3", "action": "propose"}
+    )
+    assert "This form is out of date; please reload." in response.get_data(as_text=True)
