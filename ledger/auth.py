@@ -1,5 +1,7 @@
 """Registering, logging in and out, throttling and password reset links."""
 
+import secrets
+
 from flask import (
     Blueprint,
     current_app,
@@ -36,7 +38,19 @@ def init_app(app):
     """Bind flask-login: sessions are device rows, looked up by their token."""
     login_manager.init_app(app)
     login_manager.session_protection = None  # phones change address often
+    app.before_request(ensure_csrf_secret)
     app.after_request(_clear_ended_session)
+
+
+def ensure_csrf_secret():
+    """Give the session its CSRF secret before any page renders a form.
+
+    Created lazily, two pages loading at once (the pause page and the service
+    worker refreshing its copy, say) would each invent one, and the cookie of
+    whichever answered last would void the other page's tokens.
+    """
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_hex(20)
 
 
 def _clear_ended_session(response):
@@ -95,6 +109,7 @@ def unauthorized():
 def start_session(user, remember):
     """Sign the user in on this device with a fresh session (no fixation)."""
     session.clear()
+    ensure_csrf_secret()
     user.device = DeviceSession.start(user, remember, request.headers.get("User-Agent", ""))
     login_user(user, remember=remember)
 
