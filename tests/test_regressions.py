@@ -153,3 +153,21 @@ def test_only_a_remembered_device_keeps_an_offline_copy(app, couple):
 @pytest.mark.parametrize("url", ["/login", "/"])
 def test_a_signed_out_visit_clears_any_offline_copy(client, url):
     assert client.get(url).headers["Clear-Site-Data"] == '"cache", "storage"'
+
+
+def test_two_pages_loading_at_once_do_not_void_each_others_tokens(app, couple):
+    """The service worker refreshing /pause while the person opens it."""
+    from .helpers import CSRF_RE, cookie_value
+
+    sam, _, ledger_id = couple
+    post_form(sam, "/logout", {})
+    AuthActions(sam).login(remember=True)
+    worker = app.test_client()  # the same cookies, as the worker sends them
+    for name in ("ledger_session", "ledger_remember"):
+        worker.set_cookie(name, cookie_value(sam, name))
+    background = worker.get("/pause").get_data(as_text=True)
+    shown = sam.get("/pause").get_data(as_text=True)
+    assert CSRF_RE.search(background) and CSRF_RE.search(shown)
+    token = CSRF_RE.search(background).group(1)
+    response = sam.post(f"/ledgers/{ledger_id}/pauses", data={"csrf_token": token})
+    assert response.status_code == 302
