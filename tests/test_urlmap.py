@@ -5,6 +5,7 @@ A new route fails ``test_every_route_is_listed`` until it is added to ROUTES
 with the statuses it must answer.
 """
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -99,6 +100,15 @@ def _urls(app, ids):
         yield rule.endpoint, ROUTES[rule.endpoint], url
 
 
+def _check_title(endpoint, response):
+    """A page's title is one short line of text, never markup."""
+    if response.mimetype != "text/html":
+        return
+    match = re.search(r"<title>(.*?)</title>", response.get_data(as_text=True), re.S)
+    assert match, endpoint
+    assert "<" not in match.group(1) and "\n" not in match.group(1), (endpoint, match.group(1))
+
+
 def _check_headers(endpoint, response):
     for name, value in SECURITY_HEADERS.items():
         assert response.headers.get(name) == value, (endpoint, name)
@@ -121,6 +131,7 @@ def test_walk_every_route(world, who):
             response.close()
             assert response.status_code == expected[index], (endpoint, method, who, url)
             _check_headers(endpoint, response)
+            _check_title(endpoint, response)
             seen += 1
     assert seen >= len(ROUTES)
     if who == "partner":  # POSTs without a token changed nothing
