@@ -49,7 +49,7 @@ def ensure_csrf_secret():
     worker refreshing its copy, say) would each invent one, and the cookie of
     whichever answered last would void the other page's tokens.
     """
-    if "csrf" not in session:
+    if request.endpoint != "static" and "csrf" not in session:
         session["csrf"] = secrets.token_hex(20)
 
 
