@@ -23,9 +23,13 @@ run: $(VENV)/.app
 
 ## Install everything the tests need, then run the whole suite on SQLite
 ## (browser tests included) and again on a private PostgreSQL server.
+## Both passes always run, so one run reports both; it fails if either failed.
 test: $(VENV)/.test
 	scripts/system-deps.sh
-	$(MAKE) test-sqlite test-postgres
+	status=0; \
+	$(MAKE) test-sqlite || status=1; \
+	$(MAKE) test-postgres || status=1; \
+	exit $$status
 
 test-sqlite:
 	mkdir -p build

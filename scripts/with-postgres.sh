@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a command against a private, throwaway PostgreSQL server on 127.0.0.1.
-# The server's data lives under build/postgres and is removed afterwards; the
-# command sees its URL in LEDGER_TEST_DATABASE_URL.
+# The server's data lives in a private folder under build/ (one per run, so
+# runs side by side never meet) and is removed afterwards; the command sees
+# its URL in LEDGER_TEST_DATABASE_URL.
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -10,9 +11,8 @@ if [ -z "$bindir" ]; then
   exit 1
 fi
 
-root=$(pwd)/build/postgres
-rm -rf "$root"
-mkdir -p "$root"
+mkdir -p build
+root=$(mktemp -d "$(pwd)/build/postgres.XXXXXX")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 as_pg=()
