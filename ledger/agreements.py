@@ -43,6 +43,7 @@ def kept_as_draft(cooling):
     return "Saved as a private draft. Only you can see it."
 
 
+@bp.app_template_global()
 def cooling_message(ledger):
     """The kind sentence to show when cooling-off is in effect, else None."""
     from .filters import local_time
@@ -247,7 +248,15 @@ def draft(ledger_id, draft_id):
         form=form,
         mode="draft",
         draft=draft,
+        changing=changing_title(draft),
     ), form.status
+
+
+def changing_title(draft):
+    """The title of the agreement a draft changes, or None for a new one."""
+    if draft.agreement_id is None:
+        return None
+    return title_of(draft.kind, draft.agreement.latest_revision().fields)
 
 
 @bp.post("/drafts/<id:draft_id>/delete")

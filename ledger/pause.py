@@ -2,6 +2,7 @@
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     make_response,
@@ -43,26 +44,39 @@ def page():
 
 
 def render_pause(status=200, notice=None, agenda_form=None):
-    ledger, memberships, histories = pause_page_data(me(), me().device.current_ledger_id)
-    if ledger is None:
-        return render_template("pause/none.html"), status
     now = utcnow()
-    signals = []
-    for agreement, (revisions, consents) in histories.items():
-        state = derive(revisions, consents, memberships, now)
-        if state.in_force and not state.retired:
-            signals.append((agreement, state.in_force.revision.fields))
-    signals.sort(key=lambda item: item[0].created_at)
+    ledgers = pause_page_data(me(), me().device.current_ledger_id)
+    if not ledgers:
+        return render_template("pause/none.html"), status
+    for part in ledgers:
+        part.signals_in_force(derive, now)
     return render_template(
         "pause/page.html",
-        ledger=ledger,
-        signals=signals,
+        ledgers=ledgers,
+        ledger=ledgers[0].ledger,
         labels=field_labels("pause_signal"),
         as_of=now,
+        now=now,
         form=PauseNoteForm(),
+        confirm_form=ConfirmForm(),
         agenda_form=agenda_form or AgendaForm(),
         notice=notice,
     ), status
+
+
+@bp.get("/pause/running")
+@login_required
+def running():
+    """The noted pauses running now in my ledgers, for an open pause page to
+    check about once a minute (JSON; never cached)."""
+    now = utcnow()
+    pauses = []
+    for part in pause_page_data(me(), me().device.current_ledger_id):
+        part.signals_in_force(derive, now)
+        pause = part.running(now)
+        if pause is not None:
+            pauses.append(pause.as_json())
+    return {"pauses": pauses}
 
 
 @bp.post("/ledgers/<id:ledger_id>/pauses")
@@ -74,9 +88,18 @@ def note(ledger_id):
     if not form.validate_on_submit():
         notice = CSRF_EXPLANATION if form.csrf_failed else "That note could not be saved."
         return render_pause(form.status, notice=notice + " The pause itself goes on.")
-    started = form.started_at or utcnow()
-    PauseLog.create(ledger=ledger, user=me(), started_at=min(started, utcnow()))
-    flash("Noted that you paused.")
+    signal = None
+    if form.signal.data:
+        signal = agreement_for(me(), ledger.id, form.signal.data)
+        if signal.kind != "pause_signal" or signal.fields_in_force() is None:
+            abort(404)
+    now = utcnow()
+    pause, new = PauseLog.note(ledger, me(), signal, form.started_at or now, now)
+    if new:
+        flash("Noted that you paused.")
+    else:
+        who = pause.user.display_name
+        flash(f"{who} already noted this pause. It is noted once, for both of you.")
     return redirect(url_for("pause.page"))
 
 
@@ -91,6 +114,8 @@ def resumed(ledger_id, pause_id):
     if pause.resumed_at is None:
         PauseLog.update(resumed_at=utcnow()).where(PauseLog.id == pause.id).execute()
         flash("Noted that you came back to the conversation.")
+    if request.args.get("back") == "pause":
+        return redirect(url_for("pause.page"))
     return redirect(url_for("pause.log", ledger_id=ledger.id))
 
 
@@ -101,6 +126,7 @@ def log(ledger_id):
 
 
 def render_log(ledger, status=200, notice=None, cooling_form=None):
+    requests = CoolingOffRequest.open_in(ledger.id)
     return render_template(
         "pause/log.html",
         ledger=ledger,
@@ -108,36 +134,55 @@ def render_log(ledger, status=200, notice=None, cooling_form=None):
         form=ConfirmForm(),
         until=cooling_until(ledger, utcnow()),
         cooling_form=cooling_form or CoolingOffForm(hours=ledger.cooling_off_hours),
-        request_open=CoolingOffRequest.open_for(ledger.id),
+        requests={kind: (r, r.waiting_for()) for kind, r in requests.items()},
         notice=notice,
     ), status
+
+
+#: What a partner's agreement did, by kind of request and whether it was the last one needed.
+COOLING_FLASHES = {
+    ("end", True): (
+        "Everyone agreed: this cooling-off has ended. It stays on for the next noted pause."
+    ),
+    ("off", True): "Everyone agreed: cooling-off is off. A noted pause starts none now.",
+    ("hours", True): "Everyone agreed: cooling-off now lasts {hours} hours after a noted pause.",
+    ("end", False): (
+        "Your agreement to end this cooling-off is recorded. It goes on until every partner agrees."
+    ),
+    ("off", False): (
+        "Your agreement to turn cooling-off off is recorded. "
+        "It stays on until every partner agrees."
+    ),
+    ("hours", False): (
+        "Your agreement to {hours} hours is recorded. The length changes once every partner agrees."
+    ),
+}
 
 
 @bp.post("/ledgers/<id:ledger_id>/cooling-off")
 @login_required
 def cooling_off(ledger_id):
-    """Turn cooling-off on (anyone, at once) or agree to turn it off (everyone)."""
+    """Turn cooling-off on (anyone, at once); end it now, turn it off or change
+    its length (every partner)."""
     ledger = ledger_for(me(), ledger_id)
     form = CoolingOffForm()
     if not form.validate_on_submit():
         notice = CSRF_EXPLANATION if form.csrf_failed else None
         return render_log(ledger, form.status, notice=notice, cooling_form=form)
-    if form.action.data == "on":
-        from .models import Ledger
-
-        Ledger.update(cooling_off=True, cooling_off_hours=form.hours.data).where(
-            Ledger.id == ledger.id
-        ).execute()
-        open_request = CoolingOffRequest.open_for(ledger.id)
-        if open_request:
-            open_request.resolve("withdrawn", utcnow())
-        flash(f"Cooling-off is on: {form.hours.data} hours after a noted pause.")
-    else:
-        request_ = CoolingOffRequest.agree(ledger, me(), utcnow())
-        if request_.outcome == "agreed":
-            flash("Everyone agreed: cooling-off is off.")
+    kind, hours = form.action.data, form.hours.data
+    if kind == "on":
+        if ledger.cooling_off:
+            flash("Cooling-off is already on. Changing its length needs every partner.")
         else:
-            flash("Your agreement is recorded. Cooling-off stays on until every partner agrees.")
+            CoolingOffRequest.turn_on(ledger, hours, utcnow())
+            flash(f"Cooling-off is on: {hours} hours after a noted pause.")
+        return redirect(url_for("pause.log", ledger_id=ledger.id))
+    request_ = CoolingOffRequest.agree(ledger, me(), kind, hours, utcnow())
+    if request_ is None:
+        flash("There was nothing left to change: cooling-off is already as asked.")
+    else:
+        done = request_.outcome == "agreed"
+        flash(COOLING_FLASHES[kind, done].format(hours=request_.hours))
     return redirect(url_for("pause.log", ledger_id=ledger.id))
 
 
@@ -162,6 +207,10 @@ def agenda(ledger_id):
         if request.args.get("back") == "pause":
             return redirect(url_for("pause.page"))
         return redirect(url_for("pause.agenda", ledger_id=ledger.id))
+    if request.method == "POST" and request.args.get("back") == "pause":
+        # Mid-conflict, stay on the pause page, with the message there.
+        notice = CSRF_EXPLANATION if form.csrf_failed else "Please write the topic to park."
+        return render_pause(form.status, notice=notice, agenda_form=form)
     return render_agenda(ledger, form, form.status)
 
 

@@ -155,12 +155,30 @@ def seed_0004(database):
     )
 
 
+def seed_0005(database):
+    """Rows valid right after 0005_pause_together: a pause noted with its
+    signal, and a request to change cooling-off's length."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    agreement = database.execute_sql("SELECT id FROM agreement").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO pauselog (ledger_id, user_id, agreement_id, started_at, created_at, "
+        f"cooling_ended_at) VALUES ({ledger}, {sam}, {agreement}, '2026-01-07 20:00:00', "
+        "'2026-01-07 20:01:00', '2026-01-07 22:00:00')"
+    )
+    database.execute_sql(
+        "INSERT INTO coolingoffrequest (ledger_id, requested_by_id, created_at, kind, hours) "
+        f"VALUES ({ledger}, {sam}, '2026-01-07 21:00:00', 'hours', 6)"
+    )
+
+
 #: After which migration to seed rows, and how. Add one per migration.
 SEEDS = {
     "0001_accounts": seed_0001,
     "0002_ledgers": seed_0002,
     "0003_agreements": seed_0003,
     "0004_pause": seed_0004,
+    "0005_pause_together": seed_0005,
 }
 
 

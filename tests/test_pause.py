@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,6 +15,8 @@ from .helpers import (
     AuthActions,
     answer,
     create_ledger,
+    invite,
+    join,
     post_form,
     propose,
 )
@@ -39,11 +42,14 @@ def test_pause_page_shows_the_signals_in_force(couple):
     agreed_signal(sam, alex, ledger_id)
     propose(sam, ledger_id, "pause_signal", **{**PAUSE, "signal": "Only proposed"})
     page = alex.get("/pause").get_data(as_text=True)
-    assert '<h2 id="signal-1">A T with both hands</h2>' in page
+    assert '<h2 class="signal-name" id="signal-1" dir="auto">A T with both hands</h2>' in page
     assert "I&#39;m flooded and need to stop." in page
     assert "Separate rooms, slow breathing." in page
     assert "At least <strong>20 minutes</strong>" in page
-    assert "The one who called it reaches out within 2 hours of the pause beginning." in page
+    assert (
+        '<span dir="auto">The one who called it</span> reaches out within 2 hours '
+        "of the pause beginning." in page
+    )
     assert 'data-minimum="20"' in page and 'data-return-hours="2"' in page
     assert "Only proposed" not in page
     assert '<nav aria-label="Main">' not in page  # the quietest page
@@ -66,22 +72,49 @@ def test_pause_page_needs_sign_in(client):
     assert client.get("/pause").headers["Location"] == "/login?next=/pause"
 
 
-def test_pause_page_runs_at_most_three_queries(app, couple):
+@pytest.mark.parametrize("signals", [1, 4])
+def test_pause_page_runs_at_most_four_queries_for_every_ledger(app, couple, signals):
     sam, alex, ledger_id = couple
-    for n in range(4):
-        path = agreed_signal(sam, alex, ledger_id, signal=f"Signal {n}")
-        post_form(
-            sam,
-            f"{path}/change",
-            {**PAUSE, "signal": f"Signal {n}b", "base": "1", "action": "propose"},
-        )
-    create_ledger(sam, "Another ledger")  # switches Sam's device to it
+    other = create_ledger(sam, "Another ledger")  # switches Sam's device to it
+    join(alex, invite(sam, other)[1])
+    for n in range(signals):
+        for ledger in (ledger_id, other):
+            path = agreed_signal(sam, alex, ledger, signal=f"Signal {ledger}.{n}")
+            post_form(
+                sam,
+                f"{path}/change",
+                {**PAUSE, "signal": f"Signal {n}b", "base": "1", "action": "propose"},
+            )
+    post_form(sam, f"/ledgers/{other}/pauses", {}, page="/pause")  # a pause runs there
     post_form(sam, "/ledgers/switch", {"ledger": str(ledger_id)}, page=f"/ledgers/{ledger_id}")
     with count_queries() as counter:
         page = sam.get("/pause")
     assert page.status_code == 200
-    assert page.get_data(as_text=True).count('class="signal"') == 4
-    assert counter.count <= 3, [q.msg[0][:80] for q in counter.get_queries()]
+    assert page.get_data(as_text=True).count('class="signal"') == 2 * signals
+    assert "Sam</span> noted a pause" in page.get_data(as_text=True)
+    # The device's user, the ledgers with their partners, the pause signals'
+    # histories, the noted pauses: whatever the number of ledgers and signals.
+    assert counter.count <= 4, [q.msg[0][:80] for q in counter.get_queries()]
+
+
+def test_pause_page_shows_every_ledgers_signals_the_current_one_first(couple):
+    sam, alex, ledger_id = couple
+    other = create_ledger(sam, "Bea & Sam")
+    join(alex, invite(sam, other)[1])
+    agreed_signal(sam, alex, other, signal="Time out, Bea")
+    # The current ledger ("Sam & Alex") has no signal yet; the other one has.
+    post_form(sam, "/ledgers/switch", {"ledger": str(ledger_id)}, page=f"/ledgers/{ledger_id}")
+    page = sam.get("/pause").get_data(as_text=True)
+    first, second = (
+        page.index('<h2 class="ledger-name" dir="auto">Sam &amp; Alex</h2>'),
+        page.index('<h2 class="ledger-name" dir="auto">Bea &amp; Sam</h2>'),
+    )
+    assert first < page.index("There is no pause signal in force in") < second
+    assert second < page.index('<h3 class="signal-name"') < page.index("Time out, Bea")
+    # Switched to the other ledger, it comes first.
+    post_form(sam, "/ledgers/switch", {"ledger": str(other)}, page=f"/ledgers/{other}")
+    page = sam.get("/pause").get_data(as_text=True)
+    assert page.index("Bea &amp; Sam</h2>") < page.index("Sam &amp; Alex</h2>")
 
 
 def test_pause_page_weighs_under_30_kb_with_its_css_and_js(couple):
@@ -302,3 +335,220 @@ def test_agenda_refuses_an_empty_topic(app, couple):
     assert response.status_code == 422
     with app.app_context():
         assert AgendaItem.select().count() == 0
+
+
+def signal_id(path):
+    return path.rsplit("/", 1)[1]
+
+
+def test_a_noted_pause_shows_on_both_phones_and_is_noted_once(app, couple):
+    sam, alex, ledger_id = couple
+    path = agreed_signal(sam, alex, ledger_id)
+    started = datetime.now(UTC).replace(second=0, microsecond=0)
+
+    def berlin(delta):  # as the users' zone shows it
+        return (started + delta).astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
+
+    with time_machine.travel(started + timedelta(minutes=1), tick=False) as traveller:
+        response = post_form(
+            sam,
+            f"/ledgers/{ledger_id}/pauses",
+            {"started_ms": str(int(started.timestamp() * 1000)), "signal": signal_id(path)},
+            page="/pause",
+        )
+        assert response.headers["Location"] == "/pause"
+        with app.app_context():
+            pause = PauseLog.get()
+            assert pause.agreement_id == int(signal_id(path))
+        page = alex.get("/pause").get_data(as_text=True)
+        assert (
+            '<span dir="auto">Sam</span> noted a pause (<span dir="auto">A T with both hands'
+            f"</span>) at {berlin(timedelta())}. It ends at {berlin(timedelta(minutes=20))} at "
+            "the earliest, and we come back to the conversation by "
+            f"{berlin(timedelta(hours=2))} at the latest." in page
+        )
+        assert f'data-pause="{pause.id}"' in page
+        assert '<form class="note-form" method="post" action="/ledgers/1/pauses" hidden>' in page
+        running = alex.get("/pause/running")
+        assert running.headers["Cache-Control"] == "no-store"
+        ms = int(started.timestamp() * 1000)
+        assert running.get_json() == {
+            "pauses": [
+                {
+                    "id": pause.id,
+                    "ledger": ledger_id,
+                    "by": "Sam",
+                    "signal": "A T with both hands",
+                    "agreement": int(signal_id(path)),
+                    "started_ms": ms,
+                    "ends_ms": ms + 20 * 60_000,
+                    "back_ms": ms + 2 * 3600_000,
+                }
+            ]
+        }
+        # Alex reaches for the phone too: the pause is noted once, and
+        # cooling-off does not move.
+        response = post_form(
+            alex, f"/ledgers/{ledger_id}/pauses", {"signal": signal_id(path)}, page="/pause"
+        )
+        assert response.status_code == 302
+        assert "Sam already noted this pause" in alex.get("/pause").get_data(as_text=True)
+        with app.app_context():
+            assert PauseLog.select().count() == 1
+        # At the agreed way-back time it is no longer running, on either page.
+        traveller.move_to(started + timedelta(hours=2))
+        assert alex.get("/pause/running").get_json() == {"pauses": []}
+        assert "noted a pause (" not in sam.get("/pause").get_data(as_text=True)
+
+
+def test_coming_back_from_the_pause_page_ends_the_noted_pause(app, couple):
+    sam, alex, ledger_id = couple
+    path = agreed_signal(sam, alex, ledger_id)
+    post_form(sam, f"/ledgers/{ledger_id}/pauses", {"signal": signal_id(path)}, page="/pause")
+    with app.app_context():
+        pause = PauseLog.get()
+    response = post_form(
+        alex, f"/ledgers/{ledger_id}/pauses/{pause.id}/resumed?back=pause", {}, page="/pause"
+    )
+    assert response.headers["Location"] == "/pause"
+    assert sam.get("/pause/running").get_json() == {"pauses": []}
+    # A new pause can be noted again.
+    post_form(alex, f"/ledgers/{ledger_id}/pauses", {"signal": signal_id(path)}, page="/pause")
+    with app.app_context():
+        assert PauseLog.select().count() == 2
+
+
+@pytest.mark.parametrize("signal", ["99999", "0", "x"])
+def test_a_pause_noted_with_a_strange_signal_changes_nothing(app, couple, signal):
+    sam, alex, ledger_id = couple
+    agreed_signal(sam, alex, ledger_id)
+    response = post_form(sam, f"/ledgers/{ledger_id}/pauses", {"signal": signal}, page="/pause")
+    assert response.status_code in (404, 422)
+    with app.app_context():
+        assert PauseLog.select().count() == 0
+
+
+def test_a_signal_of_another_kind_or_not_in_force_is_not_a_pause_signal(app, couple):
+    sam, alex, ledger_id = couple
+    general = propose(sam, ledger_id, title="Not a signal")
+    answer(alex, general, 1)
+    proposed = propose(sam, ledger_id, "pause_signal", **PAUSE)
+    for path in (general, proposed):
+        response = post_form(
+            sam, f"/ledgers/{ledger_id}/pauses", {"signal": signal_id(path)}, page="/pause"
+        )
+        assert response.status_code == 404
+    with app.app_context():
+        assert PauseLog.select().count() == 0
+
+
+def test_an_empty_park_it_stays_on_the_pause_page(app, couple):
+    sam, alex, ledger_id = couple
+    agreed_signal(sam, alex, ledger_id)
+    response = post_form(
+        sam, f"/ledgers/{ledger_id}/agenda?back=pause", {"topic": "", "note": ""}, page="/pause"
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "<title>Pause · Ledger</title>" in page
+    assert "Please write the topic to park." in page
+    assert "A T with both hands" in page
+    with app.app_context():
+        assert AgendaItem.select().count() == 0
+
+
+COOLING = "/ledgers/{id}/cooling-off"
+
+
+def cooling(client, ledger_id, action, hours=12):
+    return post_form(
+        client,
+        COOLING.format(id=ledger_id),
+        {"action": action, "hours": str(hours)},
+        page=f"/ledgers/{ledger_id}/pauses",
+    )
+
+
+def test_ending_this_cooling_off_needs_everyone_and_keeps_it_on(app, couple):
+    sam, alex, ledger_id = couple
+    with time_machine.travel(datetime.now(UTC), tick=False) as traveller:
+        post_form(sam, f"/ledgers/{ledger_id}/pauses", {}, page="/pause")
+        page = sam.get(f"/ledgers/{ledger_id}/pauses").get_data(as_text=True)
+        assert "I agree to end this cooling-off now" in page
+        assert "I agree to turn cooling-off off" in page
+        cooling(sam, ledger_id, "end")
+        response = propose_draft = post_form(
+            alex,
+            f"/ledgers/{ledger_id}/agreements/new/general",
+            {"title": "Still flooded", "text": "x", "action": "propose"},
+        )
+        assert "/drafts/" in propose_draft.headers["Location"]  # Alex has not agreed yet
+        assert "Waiting for" in alex.get(f"/ledgers/{ledger_id}/pauses").get_data(as_text=True)
+        cooling(alex, ledger_id, "end")
+        response = post_form(
+            alex,
+            f"/ledgers/{ledger_id}/agreements/new/general",
+            {"title": "Calm now", "text": "x", "action": "propose"},
+        )
+        assert "/agreements/" in response.headers["Location"]
+        with app.app_context():
+            ledger = Ledger.get_by_id(ledger_id)
+            assert ledger.cooling_off is True and ledger.cooling_off_hours == 12
+        # The next noted pause starts a new cooling-off.
+        traveller.shift(timedelta(hours=3))
+        post_form(alex, f"/ledgers/{ledger_id}/pauses", {}, page="/pause")
+        response = post_form(
+            sam,
+            f"/ledgers/{ledger_id}/agreements/new/general",
+            {"title": "Flooded again", "text": "x", "action": "propose"},
+        )
+        assert "/drafts/" in response.headers["Location"]
+
+
+def test_ending_cooling_off_when_none_runs_changes_nothing(app, couple):
+    sam, _, ledger_id = couple
+    response = cooling(sam, ledger_id, "end")
+    assert response.status_code == 302
+    assert "nothing left to change" in sam.get(f"/ledgers/{ledger_id}/pauses").get_data(
+        as_text=True
+    )
+    with app.app_context():
+        from ledger.models import CoolingOffRequest
+
+        assert CoolingOffRequest.select().count() == 0
+
+
+def test_changing_the_length_needs_every_partner(app, couple):
+    sam, alex, ledger_id = couple
+    cooling(sam, ledger_id, "hours", hours=1)
+    with app.app_context():
+        assert Ledger.get_by_id(ledger_id).cooling_off_hours == 12  # Alex has not agreed
+    # "Turn on" while it is on never changes the length either.
+    cooling(sam, ledger_id, "on", hours=1)
+    with app.app_context():
+        assert Ledger.get_by_id(ledger_id).cooling_off_hours == 12
+    page = alex.get(f"/ledgers/{ledger_id}/pauses").get_data(as_text=True)
+    assert '<span dir="auto">Sam</span> asked for this (1 hours)' in page
+    # Asking for another length replaces the request: Sam is asked again.
+    cooling(alex, ledger_id, "hours", hours=6)
+    with app.app_context():
+        assert Ledger.get_by_id(ledger_id).cooling_off_hours == 12
+    cooling(sam, ledger_id, "hours", hours=6)
+    with app.app_context():
+        assert Ledger.get_by_id(ledger_id).cooling_off_hours == 6
+
+
+def test_forms_say_up_front_that_cooling_off_is_on(app, couple):
+    sam, alex, ledger_id = couple
+    path = agreed_signal(sam, alex, ledger_id)
+    post_form(sam, f"/ledgers/{ledger_id}/pauses", {}, page="/pause")
+    for url in (f"/ledgers/{ledger_id}/agreements/new/general", f"{path}/change"):
+        page = alex.get(url).get_data(as_text=True)
+        assert "agreements made while flooded rarely hold" in page, url
+        assert "kept as a private draft until then" in page, url
+    # A change typed now is kept as a draft titled with what it changes.
+    response = post_form(
+        alex, f"{path}/change", {**PAUSE, "minimum_minutes": "30", "base": "1", "action": "propose"}
+    )
+    page = alex.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'Your draft of a change to “<span dir="auto">A T with both hands</span>”' in page

@@ -12,6 +12,10 @@ from .agreements import long_text, short_text
 class PauseNoteForm(BaseForm):
     #: When the pause began on the device, in milliseconds since 1970 (UTC).
     started_ms = IntegerField(validators=[Optional()])
+    #: The pause signal used (an agreement of the ledger), if noted from one.
+    signal = IntegerField(
+        validators=[Optional(), NumberRange(min=1, max=2**31 - 1, message="Not a signal.")]
+    )
 
     @property
     def started_at(self):
@@ -32,7 +36,18 @@ class PauseNoteForm(BaseForm):
 
 
 class CoolingOffForm(BaseForm):
-    action = SelectField(choices={"on": "Turn on", "off": "Agree to turn off"}, default="on")
+    #: "on": turn it on (any partner, at once). The others need every partner:
+    #: "end" ends the cooling-off running now, "off" turns the feature off,
+    #: "hours" changes its length.
+    action = SelectField(
+        choices={
+            "on": "Turn on",
+            "end": "Agree to end this cooling-off now",
+            "off": "Agree to turn cooling-off off",
+            "hours": "Agree to change its length",
+        },
+        default="on",
+    )
     hours = IntegerField(
         "Hours of cooling-off after a noted pause",
         default=12,

@@ -70,6 +70,23 @@ class Agreement(BaseModel):
             agreement = cls.create(ledger=ledger, kind=kind, created_by=user)
             return agreement.append_revision(user, "propose", content, reason, base_number=0)
 
+    def latest_revision(self):
+        """The newest revision (its content is what the agreement is known by)."""
+        return (
+            Revision.select(Revision.id, Revision.number, Revision.content)
+            .where(Revision.agreement == self.id)
+            .order_by(Revision.number.desc())
+            .first()
+        )
+
+    def fields_in_force(self):
+        """The content in force as a dict, or None (proposed, withdrawn, retired)."""
+        states, _ = load_states(self.ledger_id, [self], utcnow())
+        state = states.get(self.id)
+        if state is None or state.in_force is None or state.retired:
+            return None
+        return state.in_force.revision.fields
+
     def append_revision(self, user, action, content, reason, base_number):
         """Append revision ``base_number + 1``; Conflict if another came first.
 

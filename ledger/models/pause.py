@@ -1,9 +1,12 @@
 """Pauses that were noted, cooling-off, and topics parked for a session."""
 
-from peewee import AutoField, CharField, ForeignKeyField, TextField
+import datetime
 
-from ..db import UTCDateTimeField, utcnow, write_transaction
+from peewee import AutoField, CharField, ForeignKeyField, IntegerField, TextField
+
+from ..db import UTCDateTimeField, lock, utcnow, write_transaction
 from .accounts import User
+from .agreements import Agreement
 from .base import BaseModel
 from .ledgers import Ledger, Membership
 
@@ -14,13 +17,53 @@ class PauseLog(BaseModel):
     id = AutoField()
     ledger = ForeignKeyField(Ledger, backref="pauses", on_delete="CASCADE")
     user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    #: The pause signal that was used, when the pause was noted from it.
+    agreement = ForeignKeyField(Agreement, null=True, backref="+", on_delete="SET NULL")
     started_at = UTCDateTimeField()
     resumed_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
+    #: Set when every partner agreed to end this pause's cooling-off early.
+    cooling_ended_at = UTCDateTimeField(null=True)
+
+    #: A pause comes back to the conversation within a day at the latest.
+    LONGEST_HOURS = 24
 
     @classmethod
     def latest(cls, ledger_id):
         return cls.select().where(cls.ledger == ledger_id).order_by(cls.started_at.desc()).first()
+
+    @classmethod
+    def maybe_running(cls, ledger_ids, now):
+        """Noted pauses of these ledgers that began within the last day and
+        have not been marked as resumed, newest first, with who noted them."""
+        since = now - datetime.timedelta(hours=cls.LONGEST_HOURS)
+        return (
+            cls.select(cls, User)
+            .join(User)
+            .where(cls.ledger.in_(ledger_ids) & (cls.started_at > since) & cls.resumed_at.is_null())
+            .order_by(cls.started_at.desc())
+        )
+
+    @classmethod
+    def note(cls, ledger, user, agreement, started_at, now):
+        """Note a pause unless one is running in the ledger; return (pause, new).
+
+        Both partners may reach for their phones at once: the second one gets
+        the pause already noted, never a second record (which would also move
+        cooling-off).
+        """
+        with write_transaction():
+            lock(Ledger.select().where(Ledger.id == ledger.id)).get()
+            for pause in cls.maybe_running([ledger.id], now):
+                signal = None
+                if pause.agreement_id is not None:
+                    signal = Agreement.get_by_id(pause.agreement_id).fields_in_force()
+                if RunningPause.of(pause, signal, now) is not None:
+                    return pause, False
+            pause = cls.create(
+                ledger=ledger, user=user, agreement=agreement, started_at=min(started_at, now)
+            )
+        return pause, True
 
     @classmethod
     def in_ledger(cls, ledger_id):
@@ -37,37 +80,87 @@ def cooling_until(ledger, now):
     if not ledger.cooling_off:
         return None
     latest = PauseLog.latest(ledger.id)
-    if latest is None:
+    if latest is None or latest.cooling_ended_at is not None:
         return None
     until = latest.started_at + ledger.cooling_off_delta
     return until if until > now else None
 
 
 class CoolingOffRequest(BaseModel):
-    """A request to turn cooling-off off: in effect once every partner agreed."""
+    """A partner's request about cooling-off, carried out once every partner
+    agreed. Kinds: "end" (end the cooling-off running now; it stays on for
+    the next noted pause), "off" (turn the feature off) and "hours" (change
+    its length to ``hours``). One open request per kind and ledger."""
 
     id = AutoField()
     ledger = ForeignKeyField(Ledger, on_delete="CASCADE")
     requested_by = ForeignKeyField(User, backref="+", on_delete="CASCADE")
     created_at = UTCDateTimeField(default=utcnow)
     resolved_at = UTCDateTimeField(null=True)
-    #: "agreed" or "withdrawn"
+    #: "agreed", "withdrawn" or "lapsed" (nothing left to do)
     outcome = CharField(max_length=10, null=True)
+    kind = CharField(max_length=10, default="off")
+    hours = IntegerField(null=True)
+
+    KINDS = ("end", "off", "hours")
 
     @classmethod
-    def open_for(cls, ledger_id):
-        return cls.select().where((cls.ledger == ledger_id) & cls.resolved_at.is_null()).first()
+    def open_in(cls, ledger_id):
+        """The open requests of a ledger, by kind."""
+        return {
+            r.kind: r
+            for r in cls.select().where((cls.ledger == ledger_id) & cls.resolved_at.is_null())
+        }
 
     @classmethod
-    def agree(cls, ledger, user, now):
-        """Ask to turn cooling-off off, or agree to the open request."""
+    def agree(cls, ledger, user, kind, hours, now):
+        """Ask for a change to cooling-off, or agree to the open request of that
+        kind; carry it out once every partner agreed. Return the request, or
+        None when there was nothing to do (it lapsed).
+
+        Asking for a different length replaces the open request for a length.
+        """
         with write_transaction():
-            request = cls.open_for(ledger.id) or cls.create(ledger=ledger, requested_by=user)
+            ledger = lock(Ledger.select().where(Ledger.id == ledger.id)).get()
+            request = cls.open_in(ledger.id).get(kind)
+            if request is not None and kind == "hours" and request.hours != hours:
+                request.resolve("withdrawn", now)
+                request = None
+            if not request_still_makes_sense(ledger, kind, hours, now):
+                if request is not None:
+                    request.resolve("lapsed", now)
+                return None
+            if request is None:
+                request = cls.create(
+                    ledger=ledger, requested_by=user, kind=kind, hours=hours, created_at=now
+                )
             CoolingOffConfirmation.insert(request=request, user=user).on_conflict_ignore().execute()
             if not request.waiting_for():
-                Ledger.update(cooling_off=False).where(Ledger.id == ledger.id).execute()
+                request.carry_out(ledger, now)
                 request.resolve("agreed", now)
         return request
+
+    @classmethod
+    def turn_on(cls, ledger, hours, now):
+        """Any partner turns cooling-off on, at once: it only protects."""
+        with write_transaction():
+            Ledger.update(cooling_off=True, cooling_off_hours=hours).where(
+                Ledger.id == ledger.id
+            ).execute()
+            for request in cls.open_in(ledger.id).values():
+                request.resolve("lapsed", now)
+
+    def carry_out(self, ledger, now):
+        if self.kind == "off":
+            Ledger.update(cooling_off=False).where(Ledger.id == ledger.id).execute()
+            for request in CoolingOffRequest.open_in(ledger.id).values():
+                if request.id != self.id:
+                    request.resolve("lapsed", now)
+        elif self.kind == "hours":
+            Ledger.update(cooling_off_hours=self.hours).where(Ledger.id == ledger.id).execute()
+        else:
+            latest = PauseLog.latest(ledger.id)
+            PauseLog.update(cooling_ended_at=now).where(PauseLog.id == latest.id).execute()
 
     def confirmed_by(self):
         return {
@@ -84,6 +177,17 @@ class CoolingOffRequest(BaseModel):
             (CoolingOffRequest.id == self.id) & CoolingOffRequest.resolved_at.is_null()
         ).execute()
         self.resolved_at, self.outcome = now, outcome
+
+
+def request_still_makes_sense(ledger, kind, hours, now):
+    """False when a request about cooling-off has nothing left to change."""
+    if not ledger.cooling_off:
+        return False
+    if kind == "end":
+        return cooling_until(ledger, now) is not None
+    if kind == "hours":
+        return hours != ledger.cooling_off_hours
+    return True
 
 
 class CoolingOffConfirmation(BaseModel):
@@ -126,15 +230,16 @@ class AgendaItem(BaseModel):
         )
 
 
-def pause_page_data(user, ledger_id):
-    """Everything the pause page shows, in two queries.
+def pause_page_data(user, current_ledger_id):
+    """Everything the pause page shows, in three queries, for every ledger.
 
     1. The memberships of every ledger the user is a partner in, with their
        ledgers and users (this is also the access check).
-    2. The answers to every pause-signal revision of the chosen ledger, with
-       their revisions and agreements (every revision has at least its
-       author's answer, so no revision is missed).
-    Returns (ledger, memberships of that ledger, {agreement: (revisions, consents)}).
+    2. The answers to every pause-signal revision of those ledgers, with their
+       revisions and agreements (every revision has at least its author's
+       answer, so no revision is missed).
+    3. The noted pauses of those ledgers that may still be running.
+    Returns [PauseLedger], the current ledger first, then the others by name.
     """
     from .agreements import Agreement, Consent, Revision
 
@@ -148,25 +253,99 @@ def pause_page_data(user, ledger_id):
         .join(User)
         .where(Membership.ledger.in_(mine))
     )
-    ledgers = {m.ledger_id: m.ledger for m in memberships}
+    ledgers = {}
+    for m in memberships:
+        ledgers.setdefault(m.ledger_id, PauseLedger(m.ledger)).memberships.append(m)
     if not ledgers:
-        return None, [], {}
-    chosen = ledger_id if ledger_id in ledgers else min(ledgers, key=lambda i: (ledgers[i].name, i))
+        return []
     rows = (
         Consent.select(Consent, Revision, Agreement)
         .join(Revision)
         .join(Agreement)
-        .where((Agreement.ledger == chosen) & (Agreement.kind == "pause_signal"))
+        .where(Agreement.ledger.in_(list(ledgers)) & (Agreement.kind == "pause_signal"))
     )
-    agreements, histories = {}, {}
     for consent in rows:
         revision = consent.revision
-        agreements.setdefault(revision.agreement_id, revision.agreement)
-        revisions, consents = histories.setdefault(revision.agreement_id, ({}, []))
-        revisions.setdefault(revision.id, revision)
-        consents.append(consent)
-    return (
-        ledgers[chosen],
-        [m for m in memberships if m.ledger_id == chosen],
-        {agreements[i]: (list(revs.values()), cons) for i, (revs, cons) in histories.items()},
+        history = ledgers[revision.agreement.ledger_id].histories.setdefault(
+            revision.agreement_id, (revision.agreement, {}, [])
+        )
+        history[1].setdefault(revision.id, revision)
+        history[2].append(consent)
+    for pause in PauseLog.maybe_running(list(ledgers), utcnow()):
+        ledgers[pause.ledger_id].pauses.append(pause)
+    return sorted(
+        ledgers.values(),
+        key=lambda pl: (pl.ledger.id != current_ledger_id, pl.ledger.name, pl.ledger.id),
     )
+
+
+class PauseLedger:
+    """One ledger's part of the pause page: its partners, the history of its
+    pause signals, and its noted pauses that may still be running."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.memberships = []
+        self.histories = {}  # agreement id -> (agreement, {revision id: revision}, consents)
+        self.pauses = []
+        self.signals = []  # (agreement, fields), set by signals_in_force
+
+    def signals_in_force(self, derive, now):
+        """Return [(agreement, fields)] of the signals in force, oldest first."""
+        signals = []
+        for agreement, revisions, consents in self.histories.values():
+            state = derive(list(revisions.values()), consents, self.memberships, now)
+            if state.in_force and not state.retired:
+                signals.append((agreement, state.in_force.revision.fields))
+        signals.sort(key=lambda item: (item[0].created_at, item[0].id))
+        self.signals = signals
+        return signals
+
+    def running(self, now):
+        """The noted pause running now, as a RunningPause, or None."""
+        fields = {agreement.id: f for agreement, f in self.signals}
+        for pause in self.pauses:
+            running = RunningPause.of(pause, fields.get(pause.agreement_id), now)
+            if running is not None:
+                return running
+        return None
+
+
+class RunningPause:
+    """A noted pause that has not come to its way back yet."""
+
+    def __init__(self, pause, signal, ends_at, back_by):
+        self.pause, self.signal = pause, signal
+        self.ends_at, self.back_by = ends_at, back_by
+
+    @classmethod
+    def of(cls, pause, signal, now):
+        """Return the pause as running, or None when its way-back time has passed.
+
+        Without its signal (it was noted without one, or the signal was
+        retired since), a pause runs for 20 minutes and comes back within two
+        hours, like the pause signal Ledger offers as a starting point.
+        """
+        minimum = int((signal or {}).get("minimum_minutes") or 20)
+        hours = int((signal or {}).get("way_back_hours") or 2)
+        start = pause.started_at
+        back_by = start + datetime.timedelta(hours=min(hours, PauseLog.LONGEST_HOURS))
+        ends_at = min(start + datetime.timedelta(minutes=minimum), back_by)
+        if pause.resumed_at is not None or back_by <= now:
+            return None
+        return cls(pause, signal, ends_at, back_by)
+
+    def as_json(self):
+        def ms(value):
+            return int(value.timestamp() * 1000)
+
+        return {
+            "id": self.pause.id,
+            "ledger": self.pause.ledger_id,
+            "by": self.pause.user.display_name,
+            "signal": (self.signal or {}).get("signal", ""),
+            "agreement": self.pause.agreement_id,
+            "started_ms": ms(self.pause.started_at),
+            "ends_ms": ms(self.ends_at),
+            "back_ms": ms(self.back_by),
+        }

@@ -1,14 +1,17 @@
 // Ledger's service worker: keeps the pause page and the static files so the
 // pause page opens with no network. It caches nothing else.
 "use strict";
-var CACHE = "ledger-pause-v1";
+var CACHE = "ledger-pause-v2";
 var PAUSE = "/pause";
 var ASSETS = ["/static/style.css", "/static/pause.js", "/static/app.js", "/static/icon.svg",
               "/static/icon-neutral.svg"];
 var TIMEOUT = 1500;
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(ASSETS); }));
+  // Save the pause page at once: the first page after logging in may be the
+  // pause page itself, loaded before this worker existed.
+  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(ASSETS); })
+    .then(function () { return refreshPause().catch(function () {}); }));
   self.skipWaiting();
 });
 
@@ -38,6 +41,15 @@ function refreshPause() {
   });
 }
 
+// The saved copy says it is one: the page shows its offline note from this
+// mark, whatever the browser believes about the network.
+function markedCopy(cached) {
+  return cached.text().then(function (html) {
+    return new Response(html.replace("<body ", "<body data-offline-copy "),
+                        { status: 200, headers: cached.headers });
+  });
+}
+
 function usable(response) {
   return response && (response.ok || response.type === "opaqueredirect" || response.status < 500);
 }
@@ -48,7 +60,7 @@ function pauseNetworkFirst() {
   return Promise.race([network.catch(function () { return null; }), timeout]).then(function (response) {
     if (usable(response)) { return response; }
     return caches.match(PAUSE).then(function (cached) {
-      if (cached) { return cached; }
+      if (cached) { return markedCopy(cached); }
       if (response) { return response; }
       return network.catch(function () {
         return new Response("You're offline, and no copy of the pause page is saved on this device yet.",
