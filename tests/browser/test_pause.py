@@ -85,6 +85,19 @@ def sign_in(browse, page, ledger_id):
     browse.audit(page)
 
 
+def settle(page, condition, tries=100):
+    """Wait until an async JavaScript ``condition`` holds in the page.
+
+    (``wait_for_function`` takes the promise an async function returns as a
+    truthy value at once, so it cannot wait for one.)
+    """
+    for _ in range(tries):
+        if page.evaluate(f"({condition})()"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never true: {condition}")
+
+
 def signal_section(page):
     return page.get_by_role("region", name=SIGNAL)
 
@@ -138,7 +151,10 @@ def test_pause_is_one_tap_away_and_its_timer_survives_a_reload(browse, phone, le
     )
     assert sizes[0] >= 2 * sizes[1], sizes
     expect(page.locator("p.offline-note")).to_be_hidden()
-    expect(page.locator("p.as-of")).to_have_text(re.compile(r"^As of .+\d\d:\d\d\.$"))
+    expect(page.locator("p.as-of")).to_be_hidden()  # only the offline copy needs it
+    # Start pause is on the first screen, without scrolling.
+    box = signal.get_by_role("button", name="Start pause").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= page.viewport_size["height"], box
     browse.audit(page)
 
     # Start the pause: twenty minutes, and the way back within two hours.
@@ -166,13 +182,13 @@ def test_pause_is_one_tap_away_and_its_timer_survives_a_reload(browse, phone, le
         f"{clock_time(state['start'] + 2 * 3600_000)} at the latest."
     )
 
-    # "We need more time": ten more minutes, and the way back moves with it.
+    # "We need more time": ten more minutes; the agreed way back stays.
     signal.get_by_role("button", name="We need more time").tap()
     assert 25 * 60 - 10 <= seconds_left(page) <= 25 * 60
     assert pause_state(page) == {"start": state["start"], "extra": 10 * 60_000}
     expect(return_by).to_have_text(
         "We come back to the conversation by "
-        f"{clock_time(state['start'] + 2 * 3600_000 + 10 * 60_000)} at the latest."
+        f"{clock_time(state['start'] + 2 * 3600_000)} at the latest."
     )
     browse.audit(page)
 
@@ -198,9 +214,10 @@ def test_the_pause_page_opens_offline_until_log_out(browse, phone, ledger_id, ca
         "activated",
     )
     page.reload()
-    page.wait_for_function(
+    settle(
+        page,
         "async () => navigator.serviceWorker.controller !== null"
-        " && (await caches.match('/pause')) !== undefined"
+        " && (await caches.match('/pause')) !== undefined",
     )
     cached = page.evaluate("caches.match('/pause').then(r => r.text())")
     assert SIGNAL in cached
@@ -213,7 +230,11 @@ def test_the_pause_page_opens_offline_until_log_out(browse, phone, ledger_id, ca
     assert response is not None and response.from_service_worker
     assert response.status == 200
     expect(signal_section(page).get_by_role("heading", level=2)).to_have_text(SIGNAL)
+    # The worker marked the copy it served: the page knows it is offline from
+    # that mark, not from the browser's guess (navigator.onLine).
+    expect(page.locator("body")).to_have_attribute("data-offline-copy", "")
     expect(page.locator("p.as-of")).to_have_text(re.compile(r"^As of .+\d\d:\d\d\.$"))
+    expect(page.locator("p.as-of")).to_be_visible()
     expect(page.locator("p.offline-note")).to_have_text(OFFLINE_NOTE)
     expect(page.locator("p.offline-note")).to_be_visible()
     # The timer still works from the saved copy and pause.js.
@@ -240,10 +261,11 @@ def test_the_pause_page_opens_offline_until_log_out(browse, phone, ledger_id, ca
     # The server's log is watched (so "nothing reached it" above means something).
     assert any("POST /logout" in r.getMessage() for r in caplog.records)
     # Clear-Site-Data took the worker, its caches and the timer's state with it.
-    page.wait_for_function(
+    settle(
+        page,
         "async () => (await caches.keys()).length === 0"
         " && (await navigator.serviceWorker.getRegistrations()).length === 0"
-        " && localStorage.length === 0"
+        " && localStorage.length === 0",
     )
 
     # Offline again: nothing private opens (the browser's own error page).
@@ -328,4 +350,136 @@ def test_start_pause_is_hidden_while_the_pause_runs(browse, phone, ledger_id):
     signal.get_by_role("button", name="Start pause").tap()
     expect(signal.get_by_role("button", name="End the pause")).to_be_visible()
     expect(signal.get_by_role("button", name="Start pause")).to_be_hidden(timeout=2000)
+    browse.assert_clean()
+
+
+#: The phone of the first-use trial: 390 × 844.
+SMALL_PHONE = {"width": 390, "height": 844}
+
+
+def test_the_first_pause_page_after_logging_in_is_kept_offline_for_every_ledger(
+    browse, phone, ledger_id, app
+):
+    # Sam also started "Bea & Sam", which has no pause signal yet and comes
+    # first: the pause page still shows the signal of "Sam & Alex".
+    sam = app.test_client()
+    AuthActions(sam).login()
+    create_ledger(sam, "Bea & Sam")
+    page = browse.new_page(**{**phone, "viewport": SMALL_PHONE})
+    # The installed app's path: signed out, open /pause, log in, arrive there.
+    page.goto("/pause")
+    expect(page).to_have_url(re.compile(re.escape(browse.base_url + "/login?next=")))
+    browse.audit(page)
+    page.get_by_label("Email").fill("sam@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Remember this device for 30 days").check()
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(at(browse, "/pause"))
+    names = page.locator("h2.ledger-name")
+    expect(names).to_have_text(["Bea & Sam", "Sam & Alex"])
+    expect(page.get_by_text("There is no pause signal in force in Bea & Sam yet.")).to_be_visible()
+    expect(page.get_by_role("heading", level=3, name=SIGNAL)).to_be_visible()
+    browse.audit(page)
+    # The worker saved this very page when it installed.
+    settle(page, "async () => (await caches.match('/pause')) !== undefined")
+
+    page.context.set_offline(True)
+    response = page.reload()
+    assert response is not None and response.from_service_worker
+    expect(page.locator("body")).to_have_attribute("data-offline-copy", "")
+    expect(page.locator("p.offline-note")).to_be_visible()
+    expect(page.get_by_role("heading", level=3, name=SIGNAL)).to_be_visible()
+    expect(page.locator("h2.ledger-name")).to_have_text(["Bea & Sam", "Sam & Alex"])
+    page.context.set_offline(False)
+    browse.assert_clean()
+
+
+def alex_signs_in(browse, page):
+    page.goto("/login")
+    page.get_by_label("Email").fill("alex@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Agreements of {LEDGER}")
+
+
+def test_both_phones_know_when_a_pause_is_running(browse, phone, ledger_id, app):
+    small = {**phone, "viewport": SMALL_PHONE}
+    alex = browse.new_page(**small)
+    alex.clock.install()  # Alex's page checks once a minute: the test moves its clock
+    alex_signs_in(browse, alex)
+    browse.audit(alex)
+    alex.goto("/pause")
+    expect(signal_section(alex).get_by_role("button", name="Start pause")).to_be_visible()
+    noted = alex.locator("div.noted")
+    expect(noted).to_be_hidden()
+    browse.audit(alex)
+
+    sam = browse.new_page(**small)
+    sign_in(browse, sam, ledger_id)
+    sam.goto("/pause")
+    sam_signal = signal_section(sam)
+    sam_signal.get_by_role("button", name="Start pause").tap()
+    start = pause_state(sam)["start"]
+    sam_signal.get_by_role("button", name="Note that we paused, and start cooling-off").tap()
+    expect(sam).to_have_url(at(browse, "/pause"))
+    expect(flashes(sam)).to_have_text("Noted that you paused.")
+    expect(sam.locator("div.noted")).to_contain_text(
+        f"Sam noted a pause ({SIGNAL}) at {clock_time(start)}."
+    )
+    # Noted once: neither phone offers to note it again.
+    expect(sam_signal.get_by_role("button", name=re.compile("^Note that we paused"))).to_be_hidden()
+    browse.audit(sam)
+    with app.app_context():
+        assert PauseLog.select().count() == 1
+
+    # Within a minute, Alex's open page shows it and runs the same pause.
+    alex.clock.fast_forward("01:05")
+    expect(noted).to_be_visible()
+    expect(noted).to_contain_text(
+        f"Sam noted a pause ({SIGNAL}) at {clock_time(start)}. It ends at "
+        f"{clock_time(start + 20 * 60_000)} at the earliest, and we come back to the "
+        f"conversation by {clock_time(start + 2 * 3600_000)} at the latest."
+    )
+    signal = signal_section(alex)
+    expect(signal.get_by_role("button", name=re.compile("^Note that we paused"))).to_be_hidden()
+    expect(signal.get_by_role("button", name="Start pause")).to_be_hidden()
+    assert pause_state(alex)["start"] == start
+    return_by = signal.locator("p.return-by")
+    back = f"We come back to the conversation by {clock_time(start + 2 * 3600_000)} at the latest."
+    expect(return_by).to_have_text(back)
+    browse.audit(alex)
+
+    # More time lengthens the pause, never the agreed way back.
+    signal.get_by_role("button", name="We need more time").tap()
+    expect(signal.locator("p.ends-at")).to_have_text(
+        f"The pause ends at {clock_time(start + 30 * 60_000)}."
+    )
+    expect(return_by).to_have_text(back)
+    # "End the pause" is away from "We need more time", and asks once.
+    end = signal.get_by_role("button", name="End the pause")
+    end.scroll_into_view_if_needed()
+    more = signal.get_by_role("button", name="We need more time").bounding_box()
+    assert end.bounding_box()["y"] - (more["y"] + more["height"]) > 100
+    end.tap()
+    expect(
+        signal.get_by_text("End the pause? This device forgets when it started.")
+    ).to_be_visible()
+    browse.audit(alex)
+    signal.get_by_role("button", name="Keep the pause running").tap()
+    assert pause_state(alex)["start"] == start
+    end.tap()
+    signal.get_by_role("button", name="Yes, end the pause").tap()
+    assert pause_state(alex) is None
+    expect(signal.get_by_role("button", name="Start pause")).to_be_visible()
+    # The next check does not start it again on this phone.
+    alex.clock.fast_forward("01:05")
+    expect(noted).to_be_visible()
+    alex.wait_for_timeout(300)
+    assert pause_state(alex) is None
+
+    # Back in the conversation: both pages let the pause go.
+    noted.get_by_role("button", name="We're back in the conversation").tap()
+    expect(alex).to_have_url(at(browse, "/pause"))
+    expect(alex.locator("div.noted")).to_be_hidden()
+    browse.audit(alex)
     browse.assert_clean()
