@@ -401,6 +401,18 @@ def test_a_noted_pause_shows_on_both_phones_and_is_noted_once(app, couple):
         assert "noted a pause (" not in sam.get("/pause").get_data(as_text=True)
 
 
+def test_a_running_pause_is_shown_only_to_the_ledgers_partners(app, couple):
+    sam, alex, ledger_id = couple
+    path = agreed_signal(sam, alex, ledger_id)
+    post_form(sam, f"/ledgers/{ledger_id}/pauses", {"signal": signal_id(path)}, page="/pause")
+    casey = AuthActions(app.test_client())
+    casey.register(email="casey@example.org", name="Casey")
+    create_ledger(casey.client, "Casey & Dee")
+    assert casey.client.get("/pause/running").get_json() == {"pauses": []}
+    assert "noted a pause" not in casey.client.get("/pause").get_data(as_text=True)
+    assert len(alex.get("/pause/running").get_json()["pauses"]) == 1
+
+
 def test_coming_back_from_the_pause_page_ends_the_noted_pause(app, couple):
     sam, alex, ledger_id = couple
     path = agreed_signal(sam, alex, ledger_id)

@@ -63,6 +63,7 @@ ROUTES = {
     "agreements.activity": Route(get=(302, 200), scoped=True),
     "agreements.print_view": Route(get=(302, 200), scoped=True),
     "pause.page": Route(get=(302, 200)),
+    "pause.running": Route(get=(302, 200)),
     "pause.note": Route(get=(302, 200), post=(302, 400), scoped=True),  # GET: the log
     "pause.resumed": Route(get=(405, 405), post=(302, 400), scoped=True),
     "pause.log": Route(get=(302, 200), scoped=True),
