@@ -22,6 +22,7 @@ from .forms.auth import ConfirmForm
 from .models import KINDS, Agreement, Conflict, Consent, Draft, Revision, User
 from .models.agreements import canonical_json, load_states
 from .models.pause import cooling_until
+from .security import int_arg
 from .starters import STARTERS
 
 bp = Blueprint("agreements", __name__, url_prefix="/ledgers/<id:ledger_id>")
@@ -481,7 +482,7 @@ def change(ledger_id, agreement_id):
     form_class = FORMS[agreement.kind]
     if request.method == "GET":
         source = state.current.revision
-        restore = request.args.get("from", type=int)
+        restore = int_arg("from")
         if restore:
             source = next(
                 (rs.revision for rs in state.revisions if rs.revision.number == restore), None
@@ -600,9 +601,7 @@ def retire(ledger_id, agreement_id):
 def history(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
     state, memberships = load_one(agreement)
-    page = request.args.get("page", 1, type=int)
-    if not 1 <= page <= 10**6:
-        abort(404)
+    page = int_arg("page", default=1)
     pages = PaginatedQuery(
         Revision.select().where(Revision.agreement == agreement).order_by(Revision.number.desc()),
         paginate_by=10,
@@ -632,8 +631,8 @@ def compare(ledger_id, agreement_id):
         .tuples()
     )
     contents = dict(numbers)
-    old = request.args.get("from", type=int) or max(1, len(numbers) - 1)
-    new = request.args.get("to", type=int) or len(numbers)
+    old = int_arg("from", default=max(1, len(numbers) - 1))
+    new = int_arg("to", default=len(numbers))
     if old not in contents or new not in contents:
         abort(404)
     changes = diff.fields(

@@ -24,6 +24,7 @@ from .forms.auth import ConfirmForm
 from .forms.pause import AgendaForm, CoolingOffForm, PauseNoteForm
 from .models import AgendaItem, CoolingOffRequest, PauseLog
 from .models.pause import cooling_until, pause_page_data
+from .security import int_arg
 
 bp = Blueprint("pause", __name__)
 
@@ -193,7 +194,7 @@ def agenda(ledger_id):
     # Parked from a topic agreement: its id is in the link, never its words
     # (a URL ends up in access logs and browser history).
     topic = ""
-    from_agreement = request.args.get("agreement", type=int)
+    from_agreement = int_arg("agreement")
     if from_agreement:
         agreement = agreement_for(me(), ledger.id, from_agreement)
         state, _ = load_one(agreement)

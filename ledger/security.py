@@ -1,10 +1,11 @@
 """Headers on every response, trusted hosts, proxies and links to ourselves."""
 
+import re
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import abort, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -71,14 +72,48 @@ def safe_next(target):
     return target
 
 
+#: The largest id or revision number the database holds (PostgreSQL's
+#: integer): a larger number in a URL names nothing, so it is a 404, never a
+#: number the database driver refuses (a 500).
+MAX_ID = 2**31 - 1
+
+WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def bounded_id(text):
+    """Return ``text`` as an id from 1 to MAX_ID, or None."""
+    if not WHOLE_NUMBER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
+def int_arg(name, default=None):
+    """Return the query string's whole number ``name``, from 1 to MAX_ID.
+
+    Absent or empty gives ``default``; anything else (words, zero, a minus
+    sign, a number too large) is answered 404, like a missing object.
+    """
+    text = request.args.get(name, "")
+    if text == "":
+        return default
+    number = bounded_id(text)
+    if number is None:
+        abort(404)
+    return number
+
+
 class IdConverter(BaseConverter):
     """A positive database id; anything else (or too large) is a 404."""
 
-    regex = r"[1-9][0-9]{0,17}"
+    regex = WHOLE_NUMBER.pattern
     part_isolating = True
 
     def to_python(self, value):
-        return int(value)
+        number = bounded_id(value)
+        if number is None:
+            raise ValidationError()  # no route matches: 404
+        return number
 
     def to_url(self, value):
         return str(int(value))

@@ -171,3 +171,43 @@ def test_two_pages_loading_at_once_do_not_void_each_others_tokens(app, couple):
     token = CSRF_RE.search(background).group(1)
     response = sam.post(f"/ledgers/{ledger_id}/pauses", data={"csrf_token": token})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "value", ["99999999999999999999", "2147483648", "0", "-1", "abc", "1e3", "\u0663"]
+)
+def test_integers_in_a_query_string_are_bounded(couple, value):
+    """?agreement=99999999999999999999 was a 500 (OverflowError): now a 404."""
+    sam, _, ledger_id = couple
+    path = propose(sam, ledger_id)
+    for url in (
+        f"/ledgers/{ledger_id}/agenda?agreement={value}",
+        f"{path}/change?from={value}",
+        f"{path}/diff?from={value}",
+        f"{path}/diff?to={value}",
+        f"{path}/history?page={value}",
+    ):
+        assert sam.get(url).status_code == 404, url
+
+
+def test_a_query_string_integer_in_range_still_works(couple):
+    sam, _, ledger_id = couple
+    path = propose(sam, ledger_id)
+    assert sam.get(f"{path}/history?page=1").status_code == 200
+    assert sam.get(f"{path}/diff?from=1&to=1").status_code == 200
+    assert sam.get(f"{path}/diff?from=&to=").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("number", "found"), [("2147483647", True), ("2147483648", False), ("9" * 18, False)]
+)
+def test_ids_in_paths_stop_where_the_database_does(app, number, found):
+    from werkzeug.exceptions import NotFound
+
+    urls = app.url_map.bind("ledger.test")
+    for path in (f"/ledgers/{number}/agreements", f"/ledgers/1/agreements/{number}/history"):
+        if found:
+            assert urls.match(path)[1]["ledger_id"] in (1, int(number))
+        else:
+            with pytest.raises(NotFound):
+                urls.match(path)
