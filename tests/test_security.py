@@ -517,3 +517,114 @@ def test_no_page_loads_anything_from_another_origin(user_client):
         assert "style=" not in text
         assert "<style" not in text
         assert "<script>" not in text
+
+
+#: Invisible format characters (Unicode category Cf) a name refuses.
+NAME_INVISIBLES = [
+    ("a zero-width space", "Sa\u200bm"),
+    ("a right-to-left mark", "\u200fSam"),
+    ("an Arabic letter mark", "Sam\u061c"),
+    ("a soft hyphen", "Sa\u00adm"),
+    ("a byte-order mark", "\ufeffSam"),
+    ("a tag character", "Sam\U000e0041"),
+    ("a zero-width joiner", "Sa\u200dm"),
+]
+
+
+@pytest.mark.parametrize(("what", "name"), NAME_INVISIBLES)
+def test_a_display_name_refuses_invisible_format_characters(auth, app, what, name):
+    response = auth.register(name=name)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f"There is an invisible character ({what})" in page
+    with app.app_context():
+        assert User.select().count() == 0
+
+
+@pytest.mark.parametrize("field", ["ledger", "invitation"])
+def test_ledger_names_and_invitation_notes_refuse_them_too(app, field):
+    from ledger.models import Invitation, Ledger
+
+    from .helpers import create_ledger, person, post_form
+
+    sam = person(app, "sam")
+    ledger_id = create_ledger(sam)
+    if field == "ledger":
+        response = post_form(sam, "/ledgers/new", {"name": "Sam\u200b & Alex", "time_zone": "UTC"})
+    else:
+        response = post_form(
+            sam,
+            f"/ledgers/{ledger_id}/invitations",
+            {"note": "for\u00adAlex"},
+            page=f"/ledgers/{ledger_id}",
+        )
+    assert response.status_code == 422
+    assert "There is an invisible character" in response.get_data(as_text=True)
+    with app.app_context():
+        assert Ledger.select().count() == 1
+        assert Invitation.select().count() == 0
+
+
+#: What real writing needs, kept in every longer text.
+REAL_WRITING = [
+    "\u05e9\u05dc\u05d5\u05dd\u200f, Sam",  # Hebrew, a right-to-left mark
+    "Sam\u200e (\u05e9\u05dc\u05d5\u05dd)",  # a left-to-right mark
+    "\U0001f469\u200d\u2764\ufe0f\u200d\U0001f468",  # an emoji joined by ZWJ
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian with a ZWNJ
+]
+
+
+@pytest.mark.parametrize("text", REAL_WRITING)
+def test_longer_texts_keep_the_marks_real_writing_needs(app, couple, text):
+    from ledger.models import Revision
+
+    from .helpers import propose
+
+    sam, _, ledger_id = couple
+    propose(sam, ledger_id, title=text, text=f"{text}\n{text}")
+    with app.app_context():
+        assert Revision.get().fields == {"title": text, "text": f"{text}\n{text}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Sam\u202eexa", "changes the direction of the text"),
+        ("Sam \u2066isolated\u2069", "changes the direction of the text"),
+        ("Sam\U000e0069\U000e0067", "(a tag character)"),
+        ("\ufeffSam", "(a byte-order mark)"),
+    ],
+)
+def test_longer_texts_refuse_characters_that_disguise_them(app, couple, text, message):
+    from ledger.models import Agreement, Draft
+
+    from .helpers import post_form
+
+    sam, _, ledger_id = couple
+    for action in ("propose", "draft"):
+        response = post_form(
+            sam,
+            f"/ledgers/{ledger_id}/agreements/new/general",
+            {"title": "Our check-in", "text": f"Every Sunday.\n{text}", "action": action},
+        )
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        assert message in page
+        assert "Our check-in" in page  # what was typed is kept
+    with app.app_context():
+        assert Agreement.select().count() == 0
+        assert Draft.select().count() == 0
+
+
+def test_a_message_says_where_the_invisible_character_is(auth):
+    page = auth.register(name="Sam\u200b Smith").get_data(as_text=True)
+    assert "There is an invisible character (a zero-width space) right after “Sam”." in page
+    page = auth.register(name="\u200bSam").get_data(as_text=True)
+    assert "at the very start" in page
+
+
+def test_a_password_is_refused_no_more_than_it_was(auth, app):
+    """Passwords are never shown: a password set with a byte-order mark in it
+    before names refused one still works."""
+    response = auth.register(password=PASSWORD + "\ufeff")
+    assert response.status_code == 302

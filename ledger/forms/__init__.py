@@ -5,7 +5,7 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from flask import current_app, request, session
-from wtforms import Form, StringField, TextAreaField
+from wtforms import Form, PasswordField, StringField, TextAreaField
 from wtforms.csrf.session import SessionCSRF
 from wtforms.validators import ValidationError
 
@@ -64,8 +64,7 @@ class BaseForm(Form):
         extra = {name: list(v) for name, v in (extra_validators or {}).items()}
         for name, field in self._fields.items():
             if isinstance(field, StringField):
-                multiline = isinstance(field, TextAreaField)
-                extra.setdefault(name, []).append(no_control_characters(multiline=multiline))
+                extra.setdefault(name, []).append(invisible_characters_rule(field))
         return super().validate(extra)
 
     @property
@@ -81,24 +80,108 @@ class BaseForm(Form):
         return 400 if self.csrf_failed else 422
 
 
+class NameField(StringField):
+    """A one-line name people know someone or something by (a display name, a
+    ledger's name, an invitation's note): it refuses every invisible format
+    character, so two names that look the same are the same."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = "StringField"  # templates render it as any one-line text
+
+
 #: Embedding, override and isolate controls: they can make a name or an
 #: agreement read differently from what it says.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
+#: Format characters that hide or disguise text, refused in everything others
+#: read: the direction controls above, tag characters (invisible letters),
+#: the byte-order mark, the deprecated swapping and shaping controls and the
+#: interlinear annotation marks. The marks real writing needs stay allowed:
+#: LRM, RLM and ALM (right-to-left text), ZWJ (emoji, Indic scripts), ZWNJ
+#: (Persian), the soft hyphen and the zero-width space (Thai, Khmer).
+DISGUISING = BIDI_CONTROLS | frozenset(
+    ["\ufeff", "\ufff9", "\ufffa", "\ufffb"]
+    + [chr(c) for c in range(0x206A, 0x2070)]
+    + [chr(c) for c in range(0xE0000, 0xE0080)]
+)
 
-def no_control_characters(multiline=False):
-    """Refuse control characters; tabs and newlines only where multiline."""
+#: What a person is told they typed (they cannot see it).
+INVISIBLE_NAMES = {
+    "\u00ad": "a soft hyphen",
+    "\u061c": "an Arabic letter mark",
+    "\u180e": "a Mongolian vowel separator",
+    "\u200b": "a zero-width space",
+    "\u200c": "a zero-width non-joiner",
+    "\u200d": "a zero-width joiner",
+    "\u200e": "a left-to-right mark",
+    "\u200f": "a right-to-left mark",
+    "\u2060": "a word joiner",
+    "\ufeff": "a byte-order mark",
+}
+
+
+def _describe(ch):
+    if ch in INVISIBLE_NAMES:
+        return INVISIBLE_NAMES[ch]
+    if "\U000e0000" <= ch <= "\U000e007f":
+        return "a tag character"
+    return f"the character U+{ord(ch):04X}"
+
+
+def _where(value, index):
+    """Where the character is, in words: after the visible text before it."""
+    line = value[:index].rsplit("\n", 1)[-1]
+    seen = "".join(ch for ch in line if unicodedata.category(ch)[0] != "C").strip()
+    return f"right after “{seen[-20:]}”" if seen else "at the very start"
+
+
+def no_control_characters(multiline=False, kind="text"):
+    """Refuse characters nobody can see that change what a text says.
+
+    Every kind refuses control characters (tabs and line breaks are allowed
+    where ``multiline``) and the direction controls. ``kind`` "text" (what
+    partners read) also refuses the other DISGUISING characters; "name"
+    refuses every format character (Unicode category Cf); "password" (never
+    shown) refuses no more than it always did, so no one is locked out.
+    """
     allowed = {"\t", "\n", "\r"} if multiline else set()
 
     def check(form, field):
         value = field.data or ""
-        if any(
-            (unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed) or ch in BIDI_CONTROLS
-            for ch in value
-        ):
-            raise ValidationError("This contains an invisible control character; please retype it.")
+        if not isinstance(value, str):
+            return
+        for index, ch in enumerate(value):
+            category = unicodedata.category(ch)
+            if category in ("Cc", "Cs") and ch not in allowed:
+                raise ValidationError(
+                    f"There is an invisible control character {_where(value, index)}. "
+                    "Please delete it, or retype the text."
+                )
+            if ch in BIDI_CONTROLS:
+                raise ValidationError(
+                    f"There is an invisible control character {_where(value, index)} that "
+                    "changes the direction of the text, so it can read differently from what "
+                    "it says. Please delete it, or retype the text."
+                )
+            if (kind == "name" and category == "Cf") or (kind == "text" and ch in DISGUISING):
+                raise ValidationError(
+                    f"There is an invisible character ({_describe(ch)}) {_where(value, index)}."
+                    " Please retype this without it."
+                )
 
     return check
+
+
+def invisible_characters_rule(field):
+    """The check for ``field``: names refuse every invisible format character,
+    passwords keep the rule they were set under, other text refuses what
+    disguises it."""
+    if isinstance(field, NameField):
+        return no_control_characters(kind="name")
+    if isinstance(field, PasswordField):
+        return no_control_characters(kind="password")
+    return no_control_characters(multiline=isinstance(field, TextAreaField))
 
 
 @cache

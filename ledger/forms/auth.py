@@ -1,11 +1,11 @@
 """Forms for registering, logging in and setting a password."""
 
 from flask import current_app
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField
 from wtforms.validators import Email, InputRequired, Length, ValidationError
 from zxcvbn import zxcvbn
 
-from . import BaseForm, time_zone_choices
+from . import BaseForm, NameField, time_zone_choices
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
@@ -27,7 +27,7 @@ def email_field(label="Email"):
 
 
 def display_name_field():
-    return StringField(
+    return NameField(
         "Your name, as your partners will see it",
         validators=[
             InputRequired("Please tell us what to call you."),

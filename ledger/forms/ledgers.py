@@ -1,9 +1,9 @@
 """Forms for ledgers, invitations and switching between ledgers."""
 
-from wtforms import SelectField, StringField
+from wtforms import SelectField
 from wtforms.validators import InputRequired, Length
 
-from . import BaseForm
+from . import BaseForm, NameField
 from .auth import time_zone_field
 
 
@@ -12,7 +12,7 @@ def _strip(value):
 
 
 class LedgerForm(BaseForm):
-    name = StringField(
+    name = NameField(
         "A name for your shared ledger",
         validators=[
             InputRequired("Please give it a name, for example your first names."),
@@ -27,7 +27,7 @@ class LedgerForm(BaseForm):
 
 
 class InvitationForm(BaseForm):
-    note = StringField(
+    note = NameField(
         "A note (optional)",
         validators=[Length(max=80, message="Please keep the note under 80 characters.")],
         filters=[_strip],
