@@ -36,6 +36,11 @@ class Config:
     #: CSRF tokens stay valid long enough to write a long agreement.
     CSRF_TIME_LIMIT = timedelta(hours=8)
 
+    #: So no one partner can make the others' pages huge: private drafts per
+    #: partner per ledger, and agreements in force or proposed per ledger.
+    MAX_DRAFTS_PER_PARTNER = 100
+    MAX_AGREEMENTS_PER_LEDGER = 1000
+
     #: Login throttling, stored in the database so it holds across workers.
     LOGIN_WINDOW = timedelta(minutes=15)
     LOGIN_MAX_FAILURES_PER_EMAIL = 10

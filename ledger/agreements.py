@@ -20,7 +20,7 @@ from .forms.agreements import (
 )
 from .forms.auth import ConfirmForm
 from .models import KINDS, Agreement, Conflict, Consent, Draft, Revision, User
-from .models.agreements import canonical_json, load_states
+from .models.agreements import LimitReached, canonical_json, load_states
 from .models.pause import cooling_until
 from .security import int_arg
 from .starters import STARTERS
@@ -181,21 +181,19 @@ def new(ledger_id, kind):
     form = FORMS[kind](data=starter) if request.method == "GET" else FORMS[kind]()
     if form.validate_on_submit():
         cooling = cooling_message(ledger)
-        if request.form.get("action") == "draft" or cooling:
-            draft = Draft.create(
-                ledger=ledger,
-                author=me(),
-                kind=kind,
-                content=canonical_json(form.content()),
-                reason=form.reason_text,
+        try:
+            if request.form.get("action") == "draft" or cooling:
+                draft = Draft.start(ledger, me(), kind, form.content(), form.reason_text)
+                flash(kept_as_draft(cooling))
+                return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
+            revision = Agreement.propose_new(ledger, me(), kind, form.content(), form.reason_text)
+        except LimitReached as limit:
+            flash(str(limit))  # on the form below, which keeps what was typed (422)
+        else:
+            flash("Proposed. Your partners are asked to read it and answer.")
+            return redirect(
+                url_for("agreements.show", ledger_id=ledger.id, agreement_id=revision.agreement_id)
             )
-            flash(kept_as_draft(cooling))
-            return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
-        revision = Agreement.propose_new(ledger, me(), kind, form.content(), form.reason_text)
-        flash("Proposed. Your partners are asked to read it and answer.")
-        return redirect(
-            url_for("agreements.show", ledger_id=ledger.id, agreement_id=revision.agreement_id)
-        )
     return render_template(
         "agreements/form.html", ledger=ledger, kind=kind, form=form, mode="new"
     ), form.status
@@ -237,11 +235,14 @@ def draft(ledger_id, draft_id):
                 )
         except Conflict:
             return conflict(agreement_for(me(), ledger_id, draft.agreement_id), form)
-        draft.delete_instance()
-        flash("Proposed. Your partners are asked to read it and answer.")
-        return redirect(
-            url_for("agreements.show", ledger_id=ledger_id, agreement_id=revision.agreement_id)
-        )
+        except LimitReached as limit:
+            flash(str(limit))  # the draft stays; the form below keeps what was typed (422)
+        else:
+            draft.delete_instance()
+            flash("Proposed. Your partners are asked to read it and answer.")
+            return redirect(
+                url_for("agreements.show", ledger_id=ledger_id, agreement_id=revision.agreement_id)
+            )
     return render_template(
         "agreements/form.html",
         ledger=draft.ledger,
@@ -499,29 +500,36 @@ def change(ledger_id, agreement_id):
     if form.validate_on_submit():
         cooling = cooling_message(agreement.ledger)
         if request.form.get("action") == "draft" or cooling:
-            d = Draft.create(
-                ledger=agreement.ledger_id,
-                author=me(),
-                kind=agreement.kind,
-                content=canonical_json(form.content()),
-                reason=form.reason_text,
-                agreement=agreement,
-                base_number=form.base.data or 0,
+            try:
+                d = Draft.start(
+                    agreement.ledger_id,
+                    me(),
+                    agreement.kind,
+                    form.content(),
+                    form.reason_text,
+                    agreement=agreement,
+                    base_number=form.base.data or 0,
+                )
+            except LimitReached as limit:
+                flash(str(limit))  # on the form below, which keeps what was typed (422)
+            else:
+                flash(kept_as_draft(cooling))
+                return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=d.id))
+        else:
+            try:
+                agreement.append_revision(
+                    me(), "propose", form.content(), form.reason_text, form.base.data or -1
+                )
+            except Conflict:
+                return conflict(agreement, form)
+            flash(
+                "Your change is proposed. What is in force stays in force until everyone accepts."
+                if state.in_force
+                else "Your new version is proposed. Your partners are asked to answer it."
             )
-            flash(kept_as_draft(cooling))
-            return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=d.id))
-        try:
-            agreement.append_revision(
-                me(), "propose", form.content(), form.reason_text, form.base.data or -1
+            return redirect(
+                url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
             )
-        except Conflict:
-            return conflict(agreement, form)
-        flash(
-            "Your change is proposed. What is in force stays in force until everyone accepts."
-            if state.in_force
-            else "Your new version is proposed. Your partners are asked to answer it."
-        )
-        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
     return render_template(
         "agreements/form.html",
         ledger=agreement.ledger,

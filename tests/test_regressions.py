@@ -211,3 +211,66 @@ def test_ids_in_paths_stop_where_the_database_does(app, number, found):
         else:
             with pytest.raises(NotFound):
                 urls.match(path)
+
+
+def _new_general(client, ledger_id, title, action):
+    return post_form(
+        client,
+        f"/ledgers/{ledger_id}/agreements/new/general",
+        {"title": title, "text": "Every Sunday.", "action": action},
+    )
+
+
+def test_a_partner_keeps_at_most_so_many_drafts_per_ledger(app, couple):
+    sam, alex, ledger_id = couple
+    app.config["MAX_DRAFTS_PER_PARTNER"] = 2
+    for n in range(2):
+        assert _new_general(sam, ledger_id, f"Draft {n}", "draft").status_code == 302
+    response = _new_general(sam, ledger_id, "One too many", "draft")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "You keep 2 private drafts in this ledger" in page
+    assert "One too many" in page  # what was typed is kept
+    # A change to an agreement kept as a draft counts too.
+    path = propose(sam, ledger_id)
+    response = post_form(
+        sam, f"{path}/change", {"title": "Changed", "text": "x", "base": "1", "action": "draft"}
+    )
+    assert response.status_code == 422
+    assert "Changed" in response.get_data(as_text=True)
+    # The limit is per partner: Alex still has room.
+    assert _new_general(alex, ledger_id, "Alex's draft", "draft").status_code == 302
+    with app.app_context():
+        assert Draft.select().count() == 3
+
+
+def test_a_ledger_holds_at_most_so_many_agreements_in_force_or_proposed(app, couple):
+    sam, alex, ledger_id = couple
+    app.config["MAX_AGREEMENTS_PER_LEDGER"] = 2
+    first = propose(sam, ledger_id, title="First")
+    answer(alex, first, 1)
+    propose(alex, ledger_id, title="Second")
+    response = _new_general(sam, ledger_id, "Third", "propose")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "This ledger holds 2 agreements in force or proposed" in page
+    assert "Third" in page
+    # From a draft too: the draft stays.
+    draft = _new_general(sam, ledger_id, "Third", "draft").headers["Location"]
+    response = post_form(sam, draft, {"title": "Third", "text": "x", "action": "propose"})
+    assert response.status_code == 422
+    with app.app_context():
+        assert Agreement.select().count() == 2
+        assert Draft.select().count() == 1
+        newest = Agreement.select(Agreement.id).order_by(Agreement.id.desc()).scalar()
+    # A withdrawn proposal leaves room again.
+    second = f"/ledgers/{ledger_id}/agreements/{newest}"
+    assert post_form(alex, f"{second}/revisions/1/withdraw", {}, page=second).status_code == 302
+    assert _new_general(sam, ledger_id, "Third", "propose").status_code == 302
+
+
+def test_the_limits_live_in_the_configuration():
+    from config import Config
+
+    assert Config.MAX_DRAFTS_PER_PARTNER == 100
+    assert Config.MAX_AGREEMENTS_PER_LEDGER == 1000

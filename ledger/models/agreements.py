@@ -10,6 +10,7 @@ import hashlib
 import json
 import uuid
 
+from flask import current_app
 from peewee import (
     AutoField,
     CharField,
@@ -48,6 +49,24 @@ def content_hash(content):
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
+class LimitReached(Exception):  # noqa: N818 - a condition people see, not a bug
+    """A ledger, or a partner in it, holds as many of something as Ledger
+    keeps (so no one partner can make the others' pages huge); nothing was
+    written. Its text is the sentence to show."""
+
+
+#: The sentences for LimitReached; the numbers are in config.py.
+AGREEMENTS_LIMIT = (
+    "This ledger holds {limit:,} agreements in force or proposed, which is as many as it "
+    "keeps. Please retire one you no longer need, or withdraw a proposal, first. What you "
+    "wrote is still here, not saved yet."
+)
+DRAFTS_LIMIT = (
+    "You keep {limit:,} private drafts in this ledger, which is as many as it holds. Please "
+    "propose or delete one of them first. What you wrote is still here, not saved yet."
+)
+
+
 class Agreement(BaseModel):
     id = AutoField()
     uuid = UUIDField(unique=True, default=uuid.uuid4)
@@ -65,8 +84,17 @@ class Agreement(BaseModel):
 
     @classmethod
     def propose_new(cls, ledger, user, kind, content, reason):
-        """Create an agreement with its first proposed revision."""
+        """Create an agreement with its first proposed revision.
+
+        LimitReached, with nothing written, when the ledger already holds
+        MAX_AGREEMENTS_PER_LEDGER agreements in force or proposed.
+        """
+        limit = current_app.config["MAX_AGREEMENTS_PER_LEDGER"]
         with write_transaction():
+            # Two proposals at once must not both take the last place.
+            lock(Ledger.select().where(Ledger.id == ledger)).get()
+            if not cls.room_in(ledger, limit):
+                raise LimitReached(AGREEMENTS_LIMIT.format(limit=limit))
             agreement = cls.create(ledger=ledger, kind=kind, created_by=user)
             return agreement.append_revision(user, "propose", content, reason, base_number=0)
 
@@ -86,6 +114,24 @@ class Agreement(BaseModel):
         if state is None or state.in_force is None or state.retired:
             return None
         return state.in_force.revision.fields
+
+    @classmethod
+    def room_in(cls, ledger, limit):
+        """True when a ledger holds fewer than ``limit`` agreements in force or proposed.
+
+        Retired and withdrawn ones do not count. Counting rows comes first, so
+        only a ledger with ``limit`` agreements or more replays their states.
+        """
+        agreements = cls.select().where(cls.ledger == ledger)
+        if agreements.count() < limit:
+            return True
+        states, _ = load_states(ledger, list(agreements), utcnow())
+        open_ = sum(
+            1
+            for state in states.values()
+            if state.pending or (state.in_force and not state.retired)
+        )
+        return open_ < limit
 
     def append_revision(self, user, action, content, reason, base_number):
         """Append revision ``base_number + 1``; Conflict if another came first.
@@ -249,6 +295,28 @@ class Draft(BaseModel):
             .where((cls.ledger == ledger_id) & (cls.author == user))
             .order_by(cls.updated_at.desc())
         )
+
+    @classmethod
+    def start(cls, ledger, author, kind, content, reason, agreement=None, base_number=None):
+        """Keep a new private draft of ``content`` (a dict).
+
+        LimitReached, with nothing written, when its author already keeps
+        MAX_DRAFTS_PER_PARTNER drafts in this ledger.
+        """
+        limit = current_app.config["MAX_DRAFTS_PER_PARTNER"]
+        with write_transaction():
+            lock(Ledger.select().where(Ledger.id == ledger)).get()
+            if cls.mine(ledger, author).count() >= limit:
+                raise LimitReached(DRAFTS_LIMIT.format(limit=limit))
+            return cls.create(
+                ledger=ledger,
+                author=author,
+                kind=kind,
+                content=canonical_json(content),
+                reason=reason,
+                agreement=agreement,
+                base_number=base_number,
+            )
 
 
 def load_states(ledger_id, agreements, now):
