@@ -376,6 +376,18 @@ def answerable(agreement, number, user_id, check):
     return rs
 
 
+#: Flash text for each answer, and for each reason an answer was not recorded.
+ANSWER_FLASHES = {
+    "accept": "Your acceptance is recorded.",
+    "concern": "Your acceptance and your concern are recorded.",
+    "change": "Your request for a change is recorded and shown to your partners.",
+}
+ANSWER_CONFLICTS = {
+    "changed": "That proposal can no longer be answered: it changed while you were reading.",
+    "not seen": "What you read is not the revision on the table any more. Please read it again.",
+}
+
+
 @bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/answer")
 @login_required
 def answer(ledger_id, agreement_id, number):
@@ -386,38 +398,21 @@ def answer(ledger_id, agreement_id, number):
     cooling = cooling_message(agreement.ledger)
     if cooling:
         return render_agreement(agreement, 409, answer_form=form, notice=cooling)
-    rs = answerable(agreement, number, me().id, can_answer)
-    if rs is None:
-        flash("That proposal can no longer be answered: it changed while you were reading.")
-        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
-    if rs.status == "in force" and form.decision.data not in ACCEPTING:
-        flash("To ask for a change to what is in force, please propose the change.")
-        return redirect(
-            url_for("agreements.change", ledger_id=ledger_id, agreement_id=agreement_id)
-        )
-    if form.content_hash.data != rs.revision.content_hash:
-        flash("What you read is not the revision on the table any more. Please read it again.")
-        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
-    number = rs.revision.number
     try:
-        agreement.record_consent(
-            rs.revision,
-            me(),
-            form.decision.data,
-            form.note.data or "",
-            form.content_hash.data,
-            allowed=lambda state: still(can_answer(state, me().id), number),
+        agreement.answer(
+            me(), number, form.decision.data, form.note.data or "", form.content_hash.data
         )
-    except Conflict:
-        flash("That proposal changed while you were answering. Please read it again.")
-    else:
-        flash(
-            {
-                "accept": "Your acceptance is recorded.",
-                "concern": "Your acceptance and your concern are recorded.",
-                "change": "Your request for a change is recorded and shown to your partners.",
-            }[form.decision.data]
+    except Conflict as conflict:
+        if conflict.reason == "propose":
+            flash("To ask for a change to what is in force, please propose the change.")
+            return redirect(
+                url_for("agreements.change", ledger_id=ledger_id, agreement_id=agreement_id)
+            )
+        # A visible conflict, with what was typed still in the form.
+        return render_agreement(
+            agreement, 409, answer_form=form, notice=ANSWER_CONFLICTS[conflict.reason]
         )
+    flash(ANSWER_FLASHES[form.decision.data])
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
 
 
@@ -428,22 +423,12 @@ def withdraw_answer(ledger_id, agreement_id, number):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_agreement(agreement, form.status, confirm_form=form)
-    rs = answerable(agreement, number, me().id, can_withdraw_answer)
     try:
-        if rs is None:
-            raise Conflict()
-        agreement.record_consent(
-            rs.revision,
-            me(),
-            "withdraw",
-            "",
-            rs.revision.content_hash,
-            allowed=lambda state: still(can_withdraw_answer(state, me().id), number),
-        )
+        agreement.withdraw_answer(me(), number)
     except Conflict:
-        flash("Your answer can't be withdrawn now: everyone has answered.")
-    else:
-        flash("Your answer is withdrawn. You can answer again.")
+        notice = "Your answer can't be taken back now: everyone has answered, or it changed."
+        return render_agreement(agreement, 409, notice=notice)
+    flash("Your answer is withdrawn. You can answer again.")
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
 
 
@@ -454,22 +439,12 @@ def withdraw_proposal(ledger_id, agreement_id, number):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_agreement(agreement, form.status, confirm_form=form)
-    state, _ = load_one(agreement)
-    if not still(my_pending(state, me().id), number):
-        abort(403)
     try:
-        agreement.record_consent(
-            state.pending.revision,
-            me(),
-            "retract",
-            "",
-            state.pending.revision.content_hash,
-            allowed=lambda now: still(my_pending(now, me().id), number),
-        )
+        agreement.withdraw_proposal(me(), number)
     except Conflict:
-        flash("It came into force or changed just before you withdrew it. Please look again.")
-    else:
-        flash("Your proposal is withdrawn.")
+        notice = "It came into force or changed just before you withdrew it. Please look again."
+        return render_agreement(agreement, 409, notice=notice)
+    flash("Your proposal is withdrawn.")
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
 
 

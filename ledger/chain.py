@@ -1,82 +1,32 @@
-"""Tamper evidence: one hash chain per agreement over its revisions and consents.
+"""``flask --app ledger verify``: every hash chain, and every stored state
+against a fresh replay of its history.
 
-Each link is h = SHA-256(previous h ‖ canonical serialisation of the row). The
-serialisation names things by their UUIDs (never row ids) and gives times in
-UTC at microsecond precision, so a ledger exported and imported elsewhere
-still verifies. The agreement row keeps the head and the length of its chain:
-a deleted last link is caught as well as a changed or reordered one.
+Each link is h = SHA-256(previous h ‖ canonical serialisation of the row)
+(``ledger.hashchain``). The agreement row keeps the head and the length of
+its chain: a deleted last link is caught as well as a changed or reordered
+one. The stored state (``StoredState``, ``Waiting``) must equal what the
+replay (``ledger.consent``) gives for the history as it is.
+
+The check streams: agreements in batches, each batch loading only its own
+rows, so it runs in bounded memory over any number of ledgers.
 """
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC
 
+from .consent import derive
+from .db import utcnow
+from .hashchain import consent_payload, link, revision_payload
 from .models.accounts import User
-from .models.agreements import Agreement, Conflict, Consent, Revision, canonical_json
-from .models.ledgers import Ledger
+from .models.agreements import (
+    Agreement,
+    Consent,
+    Revision,
+    StoredState,
+    Waiting,
+)
+from .models.ledgers import Ledger, Membership
 
-
-def timestamp(value):
-    """Format a time as UTC with microseconds, the chain's one precision."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def payload(row, agreement_uuid, user_uuid, revision_uuid=None):
-    """Return the dict that a revision or consent contributes to the chain."""
-    if isinstance(row, Revision):
-        return {
-            "type": "revision",
-            "agreement": str(agreement_uuid),
-            "uuid": str(row.uuid),
-            "number": row.number,
-            "action": row.action,
-            "content": row.fields,
-            "content_hash": row.content_hash,
-            "reason": row.reason,
-            "author": str(user_uuid),
-            "created_at": timestamp(row.created_at),
-        }
-    return {
-        "type": "consent",
-        "agreement": str(agreement_uuid),
-        "uuid": str(row.uuid),
-        "revision": str(revision_uuid),
-        "user": str(user_uuid),
-        "decision": row.decision,
-        "note": row.note,
-        "content_hash": row.content_hash,
-        "seq": row.seq,
-        "created_at": timestamp(row.created_at),
-    }
-
-
-def link(previous, data):
-    """Return the next chain hash after ``previous`` for ``data``."""
-    return hashlib.sha256(previous.encode() + b"\n" + canonical_json(data).encode()).hexdigest()
-
-
-def append(head, rows):
-    """Insert ``rows`` as the next links of ``head``'s chain.
-
-    The caller holds the agreement row locked (``write_transaction`` and
-    ``lock``); the compare-and-set on the chain length below makes a fork
-    impossible even so.
-    """
-    start = head.chain_length
-    for row in rows:
-        user = row.author if isinstance(row, Revision) else row.user
-        revision_uuid = None if isinstance(row, Revision) else row.revision.uuid
-        head.chain_length += 1
-        head.chain_head = link(head.chain_head, payload(row, head.uuid, user.uuid, revision_uuid))
-        row.chain_seq, row.chain_hash = head.chain_length, head.chain_head
-        row.save(force_insert=True)
-    moved = (
-        Agreement.update(chain_head=head.chain_head, chain_length=head.chain_length)
-        .where((Agreement.id == head.id) & (Agreement.chain_length == start))
-        .execute()
-    )
-    if not moved:
-        raise Conflict()
+BATCH = 200
 
 
 @dataclass
@@ -93,17 +43,39 @@ class Broken:
         )
 
 
+@dataclass
+class Drifted:
+    """The stored state of an agreement differs from the replay of its history."""
+
+    agreement: Agreement
+    ledger_name: str
+    field: str
+    stored: object
+    replayed: object
+
+    def __str__(self):
+        return (
+            f"Stored state differs from its history: agreement {self.agreement.uuid} in "
+            f"ledger “{self.ledger_name}”, {self.field}: stored {self.stored!r}, "
+            f"the replay gives {self.replayed!r}."
+        )
+
+
 def verify_agreement(agreement, revisions, consents, users):
-    """Check one agreement's chain; return a Broken or None."""
+    """Check one agreement's chain; return (position, reason) or None."""
     by_uuid = {r.id: r.uuid for r in revisions}
     rows = sorted(revisions + consents, key=lambda r: (r.chain_seq, isinstance(r, Consent)))
     head = ""
     for position, row in enumerate(rows, start=1):
         if row.chain_seq != position:
             return position, f"expected link {position}, found link {row.chain_seq} here"
-        user_id = row.author_id if isinstance(row, Revision) else row.user_id
-        revision_uuid = None if isinstance(row, Revision) else by_uuid.get(row.revision_id)
-        head = link(head, payload(row, agreement.uuid, users[user_id], revision_uuid))
+        if isinstance(row, Revision):
+            data = revision_payload(row, agreement.uuid, users[row.author_id])
+        else:
+            data = consent_payload(
+                row, agreement.uuid, users[row.user_id], by_uuid.get(row.revision_id)
+            )
+        head = link(head, data)
         if head != row.chain_hash:
             return position, "its content or position does not match its hash"
     if len(rows) != agreement.chain_length:
@@ -115,23 +87,81 @@ def verify_agreement(agreement, revisions, consents, users):
     return None
 
 
-def verify_all():
-    """Check every chain; return (agreements checked, links checked, first Broken)."""
-    users = {u.id: u.uuid for u in User.select(User.id, User.uuid)}
-    ledgers = {lg.id: lg.name for lg in Ledger.select(Ledger.id, Ledger.name)}
-    revisions, consents = {}, {}
-    for revision in Revision.select():
-        revisions.setdefault(revision.agreement_id, []).append(revision)
-    for consent in Consent.select():
-        consents.setdefault(consent.agreement_id, []).append(consent)
-    checked = links = 0
-    for agreement in Agreement.select().order_by(Agreement.id):
-        found = verify_agreement(
-            agreement, revisions.get(agreement.id, []), consents.get(agreement.id, []), users
+def compare_state(stored, waiting, state, partners):
+    """Return (field, stored, replayed) for the first difference, or None."""
+    values, replayed_waiting = state.stored(partners)
+    if stored is None:
+        return "state", None, values["label"]
+    mine = stored.derived()
+    for name, value in values.items():
+        if mine[name] != value:
+            return name, mine[name], value
+    if sorted(waiting) != replayed_waiting:
+        return "waiting for", sorted(waiting), replayed_waiting
+    return None
+
+
+def _batches():
+    last = 0
+    while True:
+        batch = list(
+            Agreement.select().where(Agreement.id > last).order_by(Agreement.id).limit(BATCH)
         )
-        if found is not None:
-            position, reason = found
-            return checked, links, Broken(agreement, ledgers[agreement.ledger_id], position, reason)
-        checked += 1
-        links += agreement.chain_length
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].id
+
+
+def verify_all(now=None):
+    """Check every chain and stored state.
+
+    Returns (agreements checked, links checked, the first Broken or Drifted).
+    """
+    now = now or utcnow()
+    checked = links = 0
+    for batch in _batches():
+        ids = [a.id for a in batch]
+        ledger_ids = sorted({a.ledger_id for a in batch})
+        revisions, consents = {i: [] for i in ids}, {i: [] for i in ids}
+        for revision in Revision.select().where(Revision.agreement.in_(ids)):
+            revisions[revision.agreement_id].append(revision)
+        for consent in Consent.select().where(Consent.agreement.in_(ids)):
+            consents[consent.agreement_id].append(consent)
+        user_ids = {r.author_id for rs in revisions.values() for r in rs}
+        user_ids |= {c.user_id for cs in consents.values() for c in cs}
+        users = {u.id: u.uuid for u in User.select(User.id, User.uuid).where(User.id.in_(user_ids))}
+        ledgers = {
+            lg.id: lg.name
+            for lg in Ledger.select(Ledger.id, Ledger.name).where(Ledger.id.in_(ledger_ids))
+        }
+        memberships = {i: [] for i in ledger_ids}
+        for m in Membership.select().where(Membership.ledger.in_(ledger_ids)):
+            memberships[m.ledger_id].append(m)
+        stored = {
+            s.agreement_id: s for s in StoredState.select().where(StoredState.agreement.in_(ids))
+        }
+        waiting = {i: [] for i in ids}
+        for row in Waiting.select().where(Waiting.agreement.in_(ids)):
+            waiting[row.agreement_id].append(row.user_id)
+        for agreement in batch:
+            name = ledgers[agreement.ledger_id]
+            found = verify_agreement(
+                agreement, revisions[agreement.id], consents[agreement.id], users
+            )
+            if found is not None:
+                return checked, links, Broken(agreement, name, *found)
+            if revisions[agreement.id]:
+                ledger_memberships = memberships[agreement.ledger_id]
+                state = derive(
+                    revisions[agreement.id], consents[agreement.id], ledger_memberships, now
+                )
+                partners = [m.user_id for m in ledger_memberships if m.left_at is None]
+                drift = compare_state(
+                    stored.get(agreement.id), waiting[agreement.id], state, partners
+                )
+                if drift is not None:
+                    return checked, links, Drifted(agreement, name, *drift)
+            checked += 1
+            links += agreement.chain_length
     return checked, links, None

@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import schema
+from .chain import verify_all
 from .db import db
 from .models import PasswordReset, User
 from .security import external_url
@@ -21,15 +22,17 @@ def init_app(app):
 @click.command("verify")
 @with_appcontext
 def verify():
-    """Check every agreement's hash chain; exit non-zero at the first broken link."""
-    from .chain import verify_all
-
+    """Check every hash chain, and every stored state against a replay of its
+    history; exit non-zero at the first difference."""
     with db.database.connection_context():
         checked, links, broken = verify_all()
     if broken is not None:
         click.echo(str(broken), err=True)
         raise SystemExit(1)
-    click.echo(f"All {checked} agreement chains verify ({links} links).")
+    click.echo(
+        f"All {checked} agreement chains verify ({links} links), "
+        "and every stored state matches its history."
+    )
 
 
 @db_cli.command("upgrade")

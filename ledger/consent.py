@@ -79,6 +79,76 @@ class AgreementState:
         """The revision to show first: in force, else the pending proposal."""
         return self.in_force or self.pending or self.latest
 
+    @property
+    def in_force_now(self):
+        """The revision in force, unless the agreement was retired."""
+        return None if self.retired else self.in_force
+
+    # The rules about who may do what. The write methods check them again
+    # under the agreement's lock; templates ask them instead of re-deriving.
+
+    def waits_for(self, user_id):
+        """True when it is this partner's turn: a proposal asks them, a partner
+        asked them for a change to their proposal, or they have not accepted
+        what is in force (they joined later)."""
+        if self.pending and self.pending.revision.author_id == user_id:
+            return bool(self.pending.change_requested)
+        if self.pending and user_id in self.pending.waiting:
+            return True
+        return bool(
+            self.in_force
+            and not self.retired
+            and not self.pending
+            and user_id not in self.in_force.answers
+        )
+
+    def answerable_by(self, user_id):
+        """The revision this partner may answer now, or None.
+
+        A partner answers once; to change it, they take it back first (until
+        everyone has answered). A partner who joined later may accept what is
+        in force.
+        """
+        rs = self.pending
+        if rs is not None:
+            if (
+                rs.revision.author_id != user_id
+                and user_id in rs.required
+                and user_id not in rs.answers
+            ):
+                return rs
+            return None
+        if self.in_force and not self.retired and user_id not in self.in_force.answers:
+            return self.in_force
+        return None
+
+    def answer_withdrawable_by(self, user_id):
+        """The pending revision whose answer this partner may take back, or None."""
+        rs = self.pending
+        if rs and rs.revision.author_id != user_id and user_id in rs.answers:
+            return rs if not rs.everyone_answered else None
+        return None
+
+    def stored(self, partner_ids):
+        """This state as it is stored: (column values, ids of the partners it
+        waits for). Revisions are named by row id."""
+        values = {
+            "label": self.label,
+            "current": self.current.revision.id,
+            "latest_number": self.latest.revision.number,
+            "in_force": self.in_force.revision.id if self.in_force else None,
+            "in_force_since": self.in_force.in_force_at if self.in_force else None,
+            "pending": self.pending.revision.id if self.pending else None,
+            "change_requested": bool(self.pending and self.pending.change_requested),
+            "retired_at": self.retired.in_force_at if self.retired else None,
+        }
+        return values, sorted(u for u in partner_ids if self.waits_for(u))
+
+    def proposal_by(self, user_id):
+        """The pending proposal, if this partner wrote it (they may withdraw it)."""
+        rs = self.pending
+        return rs if rs is not None and rs.revision.author_id == user_id else None
+
 
 def _active(memberships, moment):
     return [

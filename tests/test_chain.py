@@ -80,7 +80,28 @@ def verify(app):
 def test_verify_passes_on_an_honest_history(app, history):
     code, output = verify(app)
     assert code == 0
-    assert output.strip() == "All 1 agreement chains verify (5 links)."
+    assert output.strip() == (
+        "All 1 agreement chains verify (5 links), and every stored state matches its history."
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "field"),
+    [
+        ("UPDATE agreementstate SET label = 'retired'", "label: stored 'retired'"),
+        ("UPDATE agreementstate SET in_force_id = NULL", "in_force: stored None"),
+        ("UPDATE agreementstate SET change_requested = TRUE", "change_requested: stored True"),
+        ("DELETE FROM waiting", "waiting for: stored []"),
+        ("DELETE FROM agreementstate", "state: stored None"),
+    ],
+)
+def test_verify_names_a_stored_state_that_drifted_from_its_history(app, history, sql, field):
+    with app.app_context():
+        db.database.execute_sql(sql)
+    code, output = verify(app)
+    assert code == 1
+    assert "Stored state differs from its history: agreement" in output
+    assert field in output, output
 
 
 def tamper(app, sql):
@@ -125,6 +146,7 @@ def test_chain_uses_uuids_not_row_ids(app, history):
     """New row ids (as an import into another database gives) keep the chain valid."""
     with app.app_context():
         immutability.remove(db.database)
+        db.database.execute_sql("DELETE FROM activity")  # not part of the chain
         db.database.execute_sql("UPDATE consent SET id = id + 1000")
         immutability.install(db.database)
     assert verify(app)[0] == 0

@@ -1,13 +1,17 @@
 """Schema migrations: the schema matches the models, and no row is lost."""
 
 import shutil
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from playhouse.migrations import Migration
 
-from ledger import create_app, schema
+from ledger import create_app, hashchain, schema
+from ledger.chain import verify_all
 from ledger.db import db, is_sqlite
-from ledger.models import MODELS
+from ledger.models import MODELS, StoredState
 
 ALL = [m.name for m in Migration.load_directory(schema.MIGRATIONS_DIR)]
 
@@ -111,28 +115,60 @@ def seed_0002(database):
     database.execute_sql(f"UPDATE devicesession SET current_ledger_id = {ledger}")
 
 
+def _seed_chain():
+    """The real hash chain of seed_0003's agreement: (link 1, link 2)."""
+    revision = SimpleNamespace(
+        uuid=uuid.UUID("aa3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d"),
+        number=1,
+        action="propose",
+        content='{"text":"x","title":"t"}',
+        content_hash="c",
+        reason="",
+        created_at=datetime(2026, 1, 4, 10, tzinfo=UTC),
+    )
+    consent = SimpleNamespace(
+        uuid=uuid.UUID("ba3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d"),
+        decision="accept",
+        note="",
+        content_hash="c",
+        seq=1,
+        created_at=datetime(2026, 1, 5, 10, tzinfo=UTC),
+    )
+    agreement = uuid.UUID("9a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d")
+    sam, alex = uuid.UUID("6a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d"), uuid.UUID(ALEX_UUID)
+    first = hashchain.link("", hashchain.revision_payload(revision, agreement, sam))
+    return first, hashchain.link(
+        first, hashchain.consent_payload(consent, agreement, alex, revision.uuid)
+    )
+
+
+ALEX_UUID = "7a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d"
+
+
 def seed_0003(database):
-    """Rows valid right after 0003_agreements: an agreement with its history."""
+    """Rows valid right after 0003_agreements: an agreement with its history
+    (with a real hash chain, so ``verify`` passes after every upgrade)."""
     sam, alex = (r[0] for r in database.execute_sql("SELECT id FROM user_account ORDER BY id"))
     ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    h1, h2 = _seed_chain()
     database.execute_sql(
         "INSERT INTO agreement (uuid, ledger_id, kind, created_by_id, created_at, chain_head, "
         f"chain_length) VALUES ('9a3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', {ledger}, 'general', {sam}, "
-        "'2026-01-04 10:00:00', 'h2', 2)"
+        f"'2026-01-04 10:00:00', '{h2}', 2)"
     )
     agreement = database.execute_sql("SELECT id FROM agreement").fetchone()[0]
     database.execute_sql(
         "INSERT INTO revision (uuid, agreement_id, number, action, content, content_hash, "
         "reason, author_id, created_at, chain_seq, chain_hash) VALUES "
         f"('aa3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', {agreement}, 1, 'propose', "
-        f"'{{\"text\":\"x\",\"title\":\"t\"}}', 'c', '', {sam}, '2026-01-04 10:00:00', 1, 'h1')"
+        f"'{{\"text\":\"x\",\"title\":\"t\"}}', 'c', '', {sam}, '2026-01-04 10:00:00', 1, '{h1}')"
     )
     revision = database.execute_sql("SELECT id FROM revision").fetchone()[0]
     database.execute_sql(
         "INSERT INTO consent (uuid, agreement_id, revision_id, user_id, decision, note, "
         "content_hash, seq, created_at, chain_seq, chain_hash) VALUES "
         f"('ba3b0c8e1f2d4a5b9c7d8e9f0a1b2c3d', {agreement}, {revision}, {alex}, 'accept', '', "
-        "'c', 1, '2026-01-05 10:00:00', 2, 'h2')"
+        f"'c', 1, '2026-01-05 10:00:00', 2, '{h2}')"
     )
     database.execute_sql(
         "INSERT INTO draft (ledger_id, author_id, kind, content, reason, created_at, updated_at) "
@@ -172,6 +208,35 @@ def seed_0005(database):
     )
 
 
+def seed_0006(database):
+    """Rows valid right after 0006_known_devices: a known phone, its session and
+    one of its failed logins."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO knowndevice (user_id, token_hash, created_at, last_login_at) VALUES "
+        f"({sam}, 'known', '2026-01-08 10:00:00', '2026-01-08 10:00:00')"
+    )
+    known = database.execute_sql("SELECT id FROM knowndevice").fetchone()[0]
+    database.execute_sql(
+        f"UPDATE devicesession SET known_device_id = {known} "
+        "WHERE id = (SELECT MIN(id) FROM devicesession)"
+    )
+    database.execute_sql(
+        "INSERT INTO loginfailure (email_hash, address, created_at, known_device_id) "
+        f"VALUES ('e', '192.0.2.1', '2026-01-08 10:05:00', {known})"
+    )
+
+
+def seed_0007(database):
+    """Rows valid right after 0007_agreement_state: one more activity row."""
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    revision = database.execute_sql("SELECT id FROM revision").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO activity (ledger_id, created_at, revision_id) VALUES "
+        f"({ledger}, '2026-01-04 10:00:00', {revision})"
+    )
+
+
 #: After which migration to seed rows, and how. Add one per migration.
 SEEDS = {
     "0001_accounts": seed_0001,
@@ -179,6 +244,8 @@ SEEDS = {
     "0003_agreements": seed_0003,
     "0004_pause": seed_0004,
     "0005_pause_together": seed_0005,
+    "0006_known_devices": seed_0006,
+    "0007_agreement_state": seed_0007,
 }
 
 
@@ -201,7 +268,7 @@ def seed_through(database, last, directory=schema.MIGRATIONS_DIR):
 
 
 def test_every_migration_has_a_seed():
-    assert list(SEEDS) == ALL
+    assert sorted(SEEDS) == ALL
 
 
 @pytest.mark.parametrize("after", ALL)
@@ -214,6 +281,13 @@ def test_upgrade_keeps_every_row(empty_app, after):
         assert {table: after[table] for table in before} == before
         assert before["devicesession"] == 3
         assert sum(before.values()) > 0
+        # The stored state built for the seeded history equals its replay,
+        # and every chain verifies.
+        checked, links, broken = verify_all()
+        assert broken is None, str(broken)
+        agreements = before.get("agreement", 0)
+        assert (checked, links) == (agreements, 2 * agreements)
+        assert StoredState.select().count() == agreements
 
 
 REBUILD = """

@@ -91,25 +91,17 @@ def test_a_strange_base_revision_is_refused_not_a_500(app, couple, base):
 
 
 def test_two_answers_at_once_are_not_both_recorded(app, couple):
-    from ledger.agreements import can_answer, still
-
     sam, alex, ledger_id = couple
     propose(sam, ledger_id)
     with app.app_context():
         agreement = Agreement.get()
         revision = Revision.get()
         alex_user = User.by_email("alex@example.org")
-
-        def allowed(state):
-            return still(can_answer(state, alex_user.id), 1)
-
-        agreement.record_consent(
-            revision, alex_user, "accept", "", revision.content_hash, allowed=allowed
-        )
+        # Both built from the same read of the page: the second one is checked
+        # again under the lock, against the history as it is then.
+        agreement.answer(alex_user, 1, "accept", "", revision.content_hash)
         with pytest.raises(Conflict):
-            agreement.record_consent(
-                revision, alex_user, "change", "no", revision.content_hash, allowed=allowed
-            )
+            agreement.answer(alex_user, 1, "change", "no", revision.content_hash)
         assert Consent.select().where(Consent.user == alex_user).count() == 1
 
 

@@ -1,8 +1,18 @@
 """The models. Each owns its queries: views call their methods and never build
 long queries inline."""
 
-from .accounts import DeviceSession, LoginFailure, PasswordReset, User
-from .agreements import KINDS, Agreement, Conflict, Consent, Draft, Revision
+from .accounts import DeviceSession, KnownDevice, LoginFailure, PasswordReset, User
+from .agreements import (
+    KINDS,
+    Activity,
+    Agreement,
+    Conflict,
+    Consent,
+    Draft,
+    Revision,
+    StoredState,
+    Waiting,
+)
 from .base import BaseModel, email_key, new_token, token_hash
 from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
 from .pause import AgendaItem, CoolingOffConfirmation, CoolingOffRequest, PauseLog
@@ -11,6 +21,7 @@ from .pause import AgendaItem, CoolingOffConfirmation, CoolingOffRequest, PauseL
 MODELS = [
     User,
     Ledger,
+    KnownDevice,
     DeviceSession,
     LoginFailure,
     PasswordReset,
@@ -22,6 +33,9 @@ MODELS = [
     Revision,
     Consent,
     Draft,
+    StoredState,
+    Waiting,
+    Activity,
     PauseLog,
     CoolingOffRequest,
     CoolingOffConfirmation,
@@ -40,9 +54,13 @@ __all__ = [
     "Consent",
     "Draft",
     "Revision",
+    "StoredState",
+    "Activity",
+    "Waiting",
     "BaseModel",
     "DeviceSession",
     "Invitation",
+    "KnownDevice",
     "Ledger",
     "LoginFailure",
     "Membership",

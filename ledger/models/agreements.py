@@ -1,19 +1,25 @@
-"""Agreements, their immutable revisions, the partners' consents, and drafts.
+"""Agreements, their immutable revisions, the partners' consents, drafts, and
+each agreement's stored state.
 
-An agreement's state is never stored: it is derived from its revisions, the
-consents given to them, and who was a partner when (see ``ledger.consent``).
 Revisions and consents are append-only (database triggers refuse UPDATE and
-DELETE) and form one hash chain per agreement (see ``ledger.chain``).
+DELETE) and form one hash chain per agreement (``ledger.hashchain``;
+``ledger.chain`` verifies it). What the history means — which revision is in
+force, what is pending, whom it waits for — is defined once, by the replay in
+``ledger.consent``. Its result is stored (``StoredState`` and ``Waiting``)
+in the same transaction as every write that changes it: a revision, an answer,
+or a change of who is a partner. Pages read the stored state and never load a
+history; ``flask --app ledger verify`` proves it against a fresh replay.
 """
 
-import hashlib
 import json
 import uuid
 
 from flask import current_app
 from peewee import (
     AutoField,
+    BooleanField,
     CharField,
+    CompositeKey,
     ForeignKeyField,
     IntegerField,
     IntegrityError,
@@ -22,10 +28,18 @@ from peewee import (
     fn,
 )
 
+from ..consent import ACCEPTING, derive
 from ..db import UTCDateTimeField, lock, utcnow, write_transaction
+from ..hashchain import (
+    canonical_json,
+    consent_payload,
+    content_hash,
+    link,
+    revision_payload,
+)
 from .accounts import User
 from .base import BaseModel
-from .ledgers import Ledger
+from .ledgers import PARTNERS_CHANGED, Ledger, Membership
 
 KINDS = {
     "topic": "Topic: home or session",
@@ -36,17 +50,16 @@ KINDS = {
 
 
 class Conflict(Exception):  # noqa: N818 - a condition people see, not a bug
-    """Someone else changed the agreement first; nothing was written."""
+    """Someone else changed the agreement first; nothing was written.
 
+    ``reason``: "changed" (it moved on while the partner read it), "not seen"
+    (the words answered are not the revision's), "propose" (asking for a
+    change to what is in force takes a proposal).
+    """
 
-def canonical_json(value):
-    """Serialise to the one JSON form used for hashing and storage."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def content_hash(content):
-    """Return the SHA-256 of an agreement's content in canonical form."""
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+    def __init__(self, reason="changed"):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class LimitReached(Exception):  # noqa: N818 - a condition people see, not a bug
@@ -119,17 +132,14 @@ class Agreement(BaseModel):
     def room_in(cls, ledger, limit):
         """True when a ledger holds fewer than ``limit`` agreements in force or proposed.
 
-        Retired and withdrawn ones do not count. Counting rows comes first, so
-        only a ledger with ``limit`` agreements or more replays their states.
+        Retired and withdrawn ones do not count: one count of the stored state.
         """
-        agreements = cls.select().where(cls.ledger == ledger)
-        if agreements.count() < limit:
-            return True
-        states, _ = load_states(ledger, list(agreements), utcnow())
-        open_ = sum(
-            1
-            for state in states.values()
-            if state.pending or (state.in_force and not state.retired)
+        open_ = (
+            StoredState.select()
+            .where(
+                (StoredState.ledger == ledger) & StoredState.label.not_in(("retired", "withdrawn"))
+            )
+            .count()
         )
         return open_ < limit
 
@@ -138,8 +148,6 @@ class Agreement(BaseModel):
 
         The author's own acceptance is recorded with it: proposing is saying yes.
         """
-        from ..chain import append
-
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
             latest = (
@@ -172,27 +180,59 @@ class Agreement(BaseModel):
                 created_at=now,
             )
             try:
-                append(head, [revision, consent])
+                head.append_links([revision, consent])
             except IntegrityError as exc:  # the unique (agreement, number)
                 raise Conflict() from exc
+            refresh_states(self.ledger_id, [head], now)
         self.chain_head, self.chain_length = head.chain_head, head.chain_length
         return revision
 
-    def record_consent(self, revision, user, decision, note, seen_hash, allowed=None):
-        """Append a partner's answer (or its withdrawal) to a revision.
+    def answer(self, user, number, decision, note, seen_hash):
+        """Record a partner's answer to revision ``number``; Conflict if the
+        rules (``consent.AgreementState.answerable_by``) no longer allow it."""
 
-        ``allowed(state)`` is checked again under the agreement's lock, on the
-        history as it is now: two answers sent at once, or an answer racing a
-        newer proposal, raise Conflict instead of both being recorded.
+        def allowed(state):
+            rs = numbered(state.answerable_by(user.id), number)
+            if rs is not None and rs.status == "in force" and decision not in ACCEPTING:
+                raise Conflict("propose")
+            return rs
+
+        return self.record_consent(user, decision, note, allowed, seen_hash)
+
+    def withdraw_answer(self, user, number):
+        """Take back a partner's answer to revision ``number`` (until everyone answered)."""
+        return self.record_consent(
+            user,
+            "withdraw",
+            "",
+            lambda state: numbered(state.answer_withdrawable_by(user.id), number),
+        )
+
+    def withdraw_proposal(self, user, number):
+        """The author withdraws their pending proposal ``number``."""
+        return self.record_consent(
+            user, "retract", "", lambda state: numbered(state.proposal_by(user.id), number)
+        )
+
+    def record_consent(self, user, decision, note, allowed, seen_hash=None):
+        """Append a partner's answer (or its withdrawal) to the revision that
+        ``allowed(state)`` returns, checked under the agreement's lock on the
+        history as it is now; Conflict when it returns None.
+
+        Two answers sent at once, or an answer racing a newer proposal, raise
+        Conflict instead of both being recorded. ``seen_hash`` is the content
+        hash of what the partner read (default: the revision's own).
         """
-        from ..chain import append
-
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
-            if allowed is not None:
-                states, _ = load_states(self.ledger_id, [self], utcnow())
-                if not allowed(states[self.id]):
-                    raise Conflict()
+            now = utcnow()
+            states, _ = load_states(self.ledger_id, [head], now)
+            rs = allowed(states[self.id])
+            if rs is None:
+                raise Conflict()
+            revision = rs.revision
+            if seen_hash is not None and seen_hash != revision.content_hash:
+                raise Conflict("not seen")
             previous = (
                 Consent.select(fn.MAX(Consent.seq))
                 .where((Consent.revision == revision) & (Consent.user == user))
@@ -205,15 +245,48 @@ class Agreement(BaseModel):
                 user=user,
                 decision=decision,
                 note=note,
-                content_hash=seen_hash,
+                content_hash=seen_hash or revision.content_hash,
                 seq=previous + 1,
-                created_at=utcnow(),
+                created_at=now,
             )
             try:
-                append(head, [consent])
+                head.append_links([consent])
             except IntegrityError as exc:
                 raise Conflict() from exc
+            refresh_states(self.ledger_id, [head], now)
         return consent
+
+    def append_links(self, rows):
+        """Insert ``rows`` as the next links of this agreement's chain.
+
+        The caller holds the agreement row locked (``write_transaction`` and
+        ``lock``); the compare-and-set on the chain length makes a fork
+        impossible even so.
+        """
+        start = self.chain_length
+        for row in rows:
+            self.chain_length += 1
+            self.chain_head = link(self.chain_head, row.chain_payload(self.uuid))
+            row.chain_seq, row.chain_hash = self.chain_length, self.chain_head
+            row.save(force_insert=True)
+            if row.is_news:
+                Activity.create(
+                    ledger=self.ledger_id,
+                    created_at=row.created_at,
+                    **{"revision" if isinstance(row, Revision) else "consent": row},
+                )
+        moved = (
+            Agreement.update(chain_head=self.chain_head, chain_length=self.chain_length)
+            .where((Agreement.id == self.id) & (Agreement.chain_length == start))
+            .execute()
+        )
+        if not moved:
+            raise Conflict()
+
+
+def numbered(rs, number):
+    """``rs`` if it is revision ``number``, else None."""
+    return rs if rs is not None and rs.revision.number == number else None
 
 
 class Revision(BaseModel):
@@ -241,6 +314,12 @@ class Revision(BaseModel):
         """The content as a dict."""
         return json.loads(self.content)
 
+    def chain_payload(self, agreement_uuid):
+        return revision_payload(self, agreement_uuid, self.author.uuid)
+
+    #: Every revision is news in the ledger's activity.
+    is_news = True
+
 
 class Consent(BaseModel):
     """One partner's decision on one revision: a certificate of what they saw.
@@ -267,6 +346,14 @@ class Consent(BaseModel):
 
     class Meta:
         indexes = ((("revision", "user", "seq"), True),)
+
+    def chain_payload(self, agreement_uuid):
+        return consent_payload(self, agreement_uuid, self.user.uuid, self.revision.uuid)
+
+    @property
+    def is_news(self):
+        """A proposal's author accepts it with it: that is not news."""
+        return not (self.seq == 1 and self.user_id == self.revision.author_id)
 
 
 class Draft(BaseModel):
@@ -319,14 +406,102 @@ class Draft(BaseModel):
             )
 
 
-def load_states(ledger_id, agreements, now):
-    """Derive every agreement's state in three queries, whatever their number.
+class StoredState(BaseModel):
+    """What an agreement's history means now, as the replay gives it
+    (``consent.AgreementState.stored``).
 
-    Returns ({agreement id: AgreementState}, [Membership with user]).
+    Written in the same transaction as every write that changes it; never
+    edited otherwise. ``label``: "proposed", "in force", "in force, change
+    pending", "retired" or "withdrawn".
     """
-    from ..consent import derive
-    from .ledgers import Membership
 
+    agreement = ForeignKeyField(Agreement, primary_key=True, backref="+", on_delete="CASCADE")
+    ledger = ForeignKeyField(Ledger, backref="+", on_delete="CASCADE")
+    kind = CharField(max_length=20)
+    label = CharField(max_length=30)
+    #: The revision to show first: in force, else the pending proposal, else the newest.
+    current = ForeignKeyField(Revision, backref="+", on_delete="CASCADE")
+    latest_number = IntegerField()
+    in_force = ForeignKeyField(Revision, null=True, backref="+", on_delete="CASCADE")
+    in_force_since = UTCDateTimeField(null=True)
+    pending = ForeignKeyField(Revision, null=True, backref="+", on_delete="CASCADE")
+    change_requested = BooleanField(default=False)
+    retired_at = UTCDateTimeField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "agreementstate"
+        indexes = ((("ledger", "kind"), False),)
+
+    #: The columns that the replay decides (everything but the keys and time).
+    DERIVED = (
+        "label",
+        "current",
+        "latest_number",
+        "in_force",
+        "in_force_since",
+        "pending",
+        "change_requested",
+        "retired_at",
+    )
+
+    @property
+    def retired(self):
+        return self.label == "retired"
+
+    @property
+    def in_force_now(self):
+        """True while a revision is in force and the agreement is not retired."""
+        return self.in_force_id is not None and not self.retired
+
+    def derived(self):
+        """The replay-decided values, as stored (revisions by id)."""
+        return {
+            name: getattr(
+                self, f"{name}_id" if name in ("current", "in_force", "pending") else name
+            )
+            for name in self.DERIVED
+        }
+
+
+class Activity(BaseModel):
+    """A ledger's activity: one row per revision and per answer, by time, so
+    the newest few are read through an index (never by sorting a history)."""
+
+    id = AutoField()
+    ledger = ForeignKeyField(Ledger, backref="+", on_delete="CASCADE", index=False)
+    created_at = UTCDateTimeField()
+    revision = ForeignKeyField(Revision, null=True, backref="+", on_delete="CASCADE")
+    consent = ForeignKeyField(Consent, null=True, backref="+", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("ledger", "created_at"), False),)
+
+
+class Waiting(BaseModel):
+    """An agreement waits for this partner's answer (one row per partner)."""
+
+    agreement = ForeignKeyField(Agreement, backref="+", on_delete="CASCADE")
+    ledger = ForeignKeyField(Ledger, backref="+", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+
+    class Meta:
+        primary_key = CompositeKey("agreement", "user")
+        indexes = ((("user", "ledger"), False),)
+
+    @classmethod
+    def count_for(cls, user, ledger_id):
+        """How many agreements of a ledger wait for this partner: one indexed count."""
+        return cls.select().where((cls.user == user) & (cls.ledger == ledger_id)).count()
+
+
+def load_states(ledger_id, agreements, now):
+    """Replay every agreement's history in three queries, whatever their number.
+
+    Returns ({agreement id: consent.AgreementState}, [Membership with user]).
+    Only writes (under the agreement's lock) and ``verify`` replay: pages read
+    the stored state.
+    """
     ids = [agreement.id for agreement in agreements]
     revisions, consents = {i: [] for i in ids}, {i: [] for i in ids}
     for revision in Revision.select().where(Revision.agreement.in_(ids)):
@@ -338,3 +513,43 @@ def load_states(ledger_id, agreements, now):
     )
     states = {i: derive(revisions[i], consents[i], memberships, now) for i in ids if revisions[i]}
     return states, memberships
+
+
+def refresh_states(ledger_id, agreements, now):
+    """Store the replayed state of these agreements (inside the write's transaction)."""
+    states, memberships = load_states(ledger_id, agreements, now)
+    partners = [m.user_id for m in memberships if m.left_at is None]
+    for agreement in agreements:
+        if agreement.id not in states:
+            continue
+        values, waiting = states[agreement.id].stored(partners)
+        (
+            StoredState.insert(
+                agreement=agreement.id,
+                ledger=ledger_id,
+                kind=agreement.kind,
+                updated_at=now,
+                **values,
+            )
+            .on_conflict(
+                conflict_target=[StoredState.agreement],
+                update={
+                    **{getattr(StoredState, k): v for k, v in values.items()},
+                    StoredState.updated_at: now,
+                },
+            )
+            .execute()
+        )
+        Waiting.delete().where(Waiting.agreement == agreement.id).execute()
+        if waiting:
+            Waiting.insert_many(
+                [{"agreement": agreement.id, "ledger": ledger_id, "user": u} for u in waiting]
+            ).execute()
+
+
+def refresh_ledger(ledger_id, now):
+    """Store the state of every agreement of a ledger: who is a partner changed."""
+    refresh_states(ledger_id, list(Agreement.select().where(Agreement.ledger == ledger_id)), now)
+
+
+PARTNERS_CHANGED.append(refresh_ledger)

@@ -18,6 +18,16 @@ from ..db import UTCDateTimeField, db, lock, utcnow, write_transaction
 from .accounts import DeviceSession, User
 from .base import BaseModel, new_token, token_hash
 
+#: Called as ``f(ledger_id, now)`` inside the transaction of every change of
+#: who is a partner, so state kept about a ledger follows it (the agreements'
+#: stored state registers here; this module cannot import it).
+PARTNERS_CHANGED = []
+
+
+def partners_changed(ledger_id, now):
+    for follow in PARTNERS_CHANGED:
+        follow(ledger_id, now)
+
 
 class Ledger(BaseModel):
     """A couple's (or a household's) shared space."""
@@ -45,7 +55,8 @@ class Ledger(BaseModel):
         """Create a ledger with ``user`` as its first partner."""
         with db.database.atomic():
             ledger = cls.create(name=name, time_zone=time_zone, created_by=user)
-            Membership.create(ledger=ledger, user=user)
+            Membership.create(ledger=ledger, user=user, joined_at=ledger.created_at)
+            partners_changed(ledger.id, ledger.created_at)
         return ledger
 
     @classmethod
@@ -193,7 +204,8 @@ class Invitation(BaseModel):
                     return False
                 if not self._claim(now, used_at=now, used_by=user):
                     return False
-                Membership.create(ledger=self.ledger_id, user=user, invitation=self)
+                Membership.create(ledger=self.ledger_id, user=user, invitation=self, joined_at=now)
+                partners_changed(self.ledger_id, now)
         except IntegrityError:  # already a partner: nothing was written
             return False
         return True
@@ -255,6 +267,7 @@ class Membership(BaseModel):
                 Invitation.withdraw_made_by(self.ledger_id, self.user_id, now)
                 for removal in Removal.open_in(self.ledger_id):
                     removal.settle(now)
+                partners_changed(self.ledger_id, now)
         return bool(ended)
 
 
@@ -319,6 +332,7 @@ class Removal(BaseModel):
             ).execute()
             Invitation.withdraw_made_by(target.ledger_id, target.user_id, now)
             self._resolve("removed", now)
+            partners_changed(target.ledger_id, now)
 
     def withdraw(self, now):
         """Cancel the request (its author's choice)."""
