@@ -258,8 +258,13 @@ def test_partners_agree_on_a_pause_signal_after_a_change(browse, phone, desktop)
     # Nothing else changed.
     expect(sam.locator("del")).to_have_count(1)
     expect(sam.locator("ins")).to_have_count(1)
-    expect(sam.locator("dt", has_text="The signal")).to_contain_text("(unchanged)")
-    expect(sam.locator("dt", has_text=MINUTES)).not_to_contain_text("(unchanged)")
+    # Unchanged fields are folded away, still there to open and read.
+    unchanged = sam.locator("details.unchanged")
+    expect(unchanged.locator("summary")).to_contain_text("Unchanged: The signal")
+    expect(unchanged.locator("summary")).not_to_contain_text(MINUTES)
+    expect(unchanged.locator("dd").first).not_to_be_visible()
+    unchanged.locator("summary").click()
+    expect(described(unchanged, "The signal")).to_have_text(SIGNAL)
     browse.audit(sam)
 
     browse.assert_clean()
