@@ -5,10 +5,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from werkzeug.security import generate_password_hash
+from zxcvbn import matching as zxcvbn_matching
 
 import config
 from ledger import passwords
 from ledger.db import db
+from ledger.forms import auth as auth_forms
+from ledger.forms.auth import ESTIMATE_LENGTH
 from ledger.models import DeviceSession, User
 
 from .helpers import PASSWORD, cookie_value, post_form
@@ -44,6 +47,52 @@ def test_register_refuses_weak_passwords_with_advice(client, auth, app, password
     assert message in response.get_data(as_text=True)
     with app.app_context():
         assert User.select().count() == 0
+
+
+def test_the_password_estimator_reads_a_bounded_input(auth, monkeypatch):
+    """zxcvbn never sees more than 32 characters, nor does much work on them.
+
+    Its work is its dictionary lookups: one per substring, once more per way
+    of reading look-alikes ("@" as "a") back as letters. 72 look-alikes cost
+    it two million (seconds of CPU); a bounded input, a few thousand.
+    """
+    read, lookups = [], []
+    estimator, lookup = auth_forms.zxcvbn, zxcvbn_matching.dictionary_match
+    monkeypatch.setattr(auth_forms, "zxcvbn", lambda p, **kw: read.append(p) or estimator(p, **kw))
+    monkeypatch.setattr(
+        zxcvbn_matching,
+        "dictionary_match",
+        lambda p, *a, **kw: lookups.append(len(p) * (len(p) + 1) // 2) or lookup(p, *a, **kw),
+    )
+    lookalikes = "!$%(+0123456789<@[{|"  # every one zxcvbn reads as a letter
+    for n, password in enumerate(
+        [
+            ("!@#$%^&*()_+{}|:<>?~`-=[]\\;',./" * 3)[:72],  # the review's example
+            (lookalikes * 13)[:256],
+            "+17|" * 64,  # the most readings four look-alikes have
+            "correct horse battery staple " * 8,
+        ]
+    ):
+        read.clear()
+        lookups.clear()
+        response = auth.register(email=f"sam{n}@example.org", password=password)
+        assert response.status_code in (302, 422)  # judged either way
+        assert read and all(len(p) <= ESTIMATE_LENGTH for p in read)
+        assert sum(map(len, read)) <= ESTIMATE_LENGTH
+        assert sum(lookups) <= 16 * ESTIMATE_LENGTH**2
+        if response.status_code == 302:
+            auth.logout()
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [
+        (("dragonsunshine" * 5)[:32], False),  # zxcvbn: somewhat guessable
+        (("dragonsunshine" * 5)[:64], True),  # read up to 32, the length counts
+    ],
+)
+def test_length_beyond_what_is_read_still_counts(auth, password, accepted):
+    assert auth.register(password=password).status_code == (302 if accepted else 422)
 
 
 def test_password_is_checked_exactly_as_typed(client, auth):
