@@ -19,8 +19,8 @@ from .forms.agreements import (
     field_labels,
 )
 from .forms.auth import ConfirmForm
-from .models import KINDS, Agreement, Conflict, Consent, Draft, Revision, User
-from .models.agreements import LimitReached, canonical_json, load_states
+from .models import KINDS, Agreement, Conflict, Draft, Revision
+from .models.agreements import Activity, LimitReached, StoredState, Waiting, canonical_json
 from .models.pause import cooling_until
 from .security import int_arg
 from .starters import STARTERS
@@ -76,15 +76,14 @@ def agreement_title(kind, revision):
 @login_required
 def dashboard(ledger_id):
     ledger = ledger_for(me(), ledger_id)
-    agreements = list(Agreement.in_ledger(ledger.id))
-    states, memberships = load_states(ledger.id, agreements, utcnow())
+    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow())
+    waiting = Waiting.agreements_for(me(), ledger.id)
     groups = {kind: [] for kind in KINDS}
     waiting_for_me, waiting_for_others = [], []
-    for agreement in agreements:
-        state = states[agreement.id]
-        if state.in_force and not state.retired:
+    for agreement, state in agreements:
+        if state.in_force_now:
             groups[agreement.kind].append((agreement, state))
-        if needs_my_answer(state, me().id):
+        if agreement.id in waiting:
             waiting_for_me.append((agreement, state))
         elif state.pending:
             waiting_for_others.append((agreement, state))
@@ -95,56 +94,11 @@ def dashboard(ledger_id):
         waiting_for_me=waiting_for_me,
         waiting_for_others=waiting_for_others,
         drafts=list(Draft.mine(ledger.id, me())),
-        activity=recent_activity(ledger.id, limit=8),
+        activity=Activity.recent(ledger.id, limit=8),
         names=names(memberships),
         active_partners=sum(1 for m in memberships if m.left_at is None),
         cooling_until=cooling_until(ledger, utcnow()),
     )
-
-
-def needs_my_answer(state, user_id):
-    """True when it is my turn: a proposal asks me, a partner asked me for a
-    change to my proposal, or I have not accepted what is in force."""
-    if state.pending and state.pending.revision.author_id == user_id:
-        return bool(state.pending.change_requested)
-    if state.pending and user_id in state.pending.waiting:
-        return True
-    return bool(
-        state.in_force
-        and not state.retired
-        and not state.pending
-        and user_id not in state.in_force.answers
-    )
-
-
-def recent_activity(ledger_id, limit=None, page=None):
-    """Revisions and answers of a ledger, newest first, with their agreements."""
-    revisions = (
-        Revision.select(Revision, Agreement, User)
-        .join(Agreement)
-        .switch(Revision)
-        .join(User)
-        .where(Agreement.ledger == ledger_id)
-        .order_by(Revision.created_at.desc())
-        .limit(limit or 50)
-    )
-    consents = (
-        Consent.select(Consent, Agreement, User, Revision)
-        .join(Agreement)
-        .switch(Consent)
-        .join(User)
-        .switch(Consent)
-        .join(Revision)
-        .where(
-            (Agreement.ledger == ledger_id)
-            # A proposal's author accepts it with it: that is not news.
-            & ~((Consent.user == Revision.author) & (Consent.seq == 1))
-        )
-        .order_by(Consent.created_at.desc())
-        .limit(limit or 50)
-    )
-    events = sorted(list(revisions) + list(consents), key=lambda e: e.created_at, reverse=True)
-    return events[:limit] if limit else events
 
 
 def waiting_count():
@@ -155,12 +109,7 @@ def waiting_count():
 
     if "waiting_count" not in g:
         ledger = current_ledger()
-        count = 0
-        if ledger is not None:
-            agreements = list(Agreement.in_ledger(ledger.id))
-            states, _ = load_states(ledger.id, agreements, utcnow())
-            count = sum(needs_my_answer(states[a.id], me().id) for a in agreements)
-        g.waiting_count = count
+        g.waiting_count = Waiting.count_for(me(), ledger.id) if ledger is not None else 0
     return g.waiting_count
 
 
@@ -282,9 +231,9 @@ def delete_draft(ledger_id, draft_id):
 
 
 def load_one(agreement):
-    """An agreement's state and the names of everyone in its ledger."""
-    states, memberships = load_states(agreement.ledger_id, [agreement], utcnow())
-    return states[agreement.id], memberships
+    """An agreement's state and the memberships of its ledger (stored state,
+    with the revisions in force and pending and their answers only)."""
+    return StoredState.of(agreement, utcnow())
 
 
 @bp.get("/agreements/<id:agreement_id>")
@@ -305,7 +254,7 @@ def render_agreement(agreement, status=200, answer_form=None, confirm_form=None,
             readable(pending.revision.fields),
         )
     answer_form = answer_form or AnswerForm()
-    rs = can_answer(state, me().id)
+    rs = state.answerable_by(me().id)
     if rs is not None and rs is state.in_force:
         # Joined later: accept what is in force, or propose a change to it.
         answer_form.decision.choices = {k: ANSWERS[k] for k in ACCEPTING}
@@ -324,56 +273,12 @@ def render_agreement(agreement, status=200, answer_form=None, confirm_form=None,
         names=names(memberships),
         not_yet=not_yet,
         can_answer=rs,
-        can_withdraw_answer=can_withdraw_answer(state, me().id),
+        can_withdraw_answer=state.answer_withdrawable_by(me().id),
         answer_form=answer_form,
         confirm_form=confirm_form or ConfirmForm(),
         notice=notice,
     )
     return page, status
-
-
-def can_answer(state, user_id):
-    """Return the revision I may answer now, or None."""
-    if state.pending:
-        rs = state.pending
-        # Answer once; to change it, take it back first (until everyone answered).
-        if (
-            rs.revision.author_id != user_id
-            and user_id in rs.required
-            and user_id not in rs.answers
-        ):
-            return rs
-        return None
-    if state.in_force and not state.retired and user_id not in state.in_force.answers:
-        return state.in_force  # a partner who joined later
-    return None
-
-
-def can_withdraw_answer(state, user_id):
-    rs = state.pending
-    if rs and rs.revision.author_id != user_id and user_id in rs.answers:
-        return rs if not rs.everyone_answered else None
-    return None
-
-
-def still(rs, number):
-    """True when ``rs`` is revision ``number`` (for checks repeated under lock)."""
-    return rs is not None and rs.revision.number == number
-
-
-def my_pending(state, user_id):
-    """The pending proposal, if this user wrote it."""
-    rs = state.pending
-    return rs if rs is not None and rs.revision.author_id == user_id else None
-
-
-def answerable(agreement, number, user_id, check):
-    """The revision ``number`` if ``check`` allows it for this user, else None."""
-    state, _ = load_one(agreement)
-    rs = check(state, user_id)
-    if rs is None or rs.revision.number != number:
-        return None
-    return rs
 
 
 #: Flash text for each answer, and for each reason an answer was not recorded.
@@ -460,9 +365,7 @@ def change(ledger_id, agreement_id):
         source = state.current.revision
         restore = int_arg("from")
         if restore:
-            source = next(
-                (rs.revision for rs in state.revisions if rs.revision.number == restore), None
-            ) or abort(404)
+            source = agreement.revision(restore) or abort(404)
         form = form_class(
             data={
                 **source.fields,
@@ -583,7 +486,7 @@ def retire(ledger_id, agreement_id):
 @login_required
 def history(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
-    state, memberships = load_one(agreement)
+    state, _ = load_one(agreement)
     page = int_arg("page", default=1)
     pages = PaginatedQuery(
         Revision.select().where(Revision.agreement == agreement).order_by(Revision.number.desc()),
@@ -591,13 +494,14 @@ def history(ledger_id, agreement_id):
         page=page,
         check_bounds=True,
     )
-    shown = {r.number for r in pages.get_object_list()}
+    stored = StoredState.get(StoredState.agreement == agreement.id)
+    entries, memberships = stored.history_states(agreement, pages.get_object_list(), utcnow())
     return render_template(
         "agreements/history.html",
         ledger=agreement.ledger,
         agreement=agreement,
         state=state,
-        entries=[rs for rs in reversed(state.revisions) if rs.revision.number in shown],
+        entries=entries,
         pagination=pages,
         page_number=pages.get_page(),
         names=names(memberships),
@@ -608,14 +512,10 @@ def history(ledger_id, agreement_id):
 @login_required
 def compare(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
-    numbers = sorted(
-        Revision.select(Revision.number, Revision.content)
-        .where(Revision.agreement == agreement)
-        .tuples()
-    )
-    contents = dict(numbers)
-    old = int_arg("from", default=max(1, len(numbers) - 1))
-    new = int_arg("to", default=len(numbers))
+    latest = StoredState.get(StoredState.agreement == agreement.id).latest_number
+    old = int_arg("from", default=max(1, latest - 1))
+    new = int_arg("to", default=latest)
+    contents = agreement.revision_contents(old, new)  # exactly the two compared
     if old not in contents or new not in contents:
         abort(404)
     changes = diff.fields(
@@ -630,7 +530,7 @@ def compare(ledger_id, agreement_id):
         changes=changes,
         old=old,
         new=new,
-        numbers=[n for n, _ in numbers],
+        latest=latest,
     )
 
 
@@ -639,7 +539,7 @@ def compare(ledger_id, agreement_id):
 def activity(ledger_id):
     ledger = ledger_for(me(), ledger_id)
     return render_template(
-        "agreements/activity.html", ledger=ledger, events=recent_activity(ledger.id, limit=100)
+        "agreements/activity.html", ledger=ledger, events=Activity.recent(ledger.id, limit=100)
     )
 
 
@@ -647,11 +547,7 @@ def activity(ledger_id):
 @login_required
 def print_view(ledger_id):
     ledger = ledger_for(me(), ledger_id)
-    agreements = list(Agreement.in_ledger(ledger.id))
-    states, memberships = load_states(ledger.id, agreements, utcnow())
-    in_force = [
-        (a, states[a.id]) for a in agreements if states[a.id].in_force and not states[a.id].retired
-    ]
+    in_force, memberships = StoredState.in_ledger(ledger.id, utcnow(), in_force_only=True)
     return render_template(
         "agreements/print.html",
         ledger=ledger,

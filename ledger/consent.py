@@ -238,3 +238,71 @@ def derive(revisions, consents, memberships, now):
     if state.retired and state.in_force:
         state.in_force.status = "was in force"
     return state
+
+
+def rebuild(stored, revisions, consents, memberships, now):
+    """The parts of an AgreementState that pages show, rebuilt from the stored
+    state and the answers to the revisions it names: never a whole history.
+
+    ``stored`` is the stored state (label, current_id, in_force_id,
+    in_force_since, pending_id, retired_at, latest_number); ``revisions`` maps
+    row ids to the revisions it names (and, where loaded, the newest one);
+    ``consents`` are the answers to those revisions. Each revision's answers
+    and the partners it asks are worked out exactly as ``derive`` does.
+    """
+    by_revision = {}
+    for consent in sorted(consents, key=lambda c: (c.created_at, c.seq, c.id or 0)):
+        by_revision.setdefault(consent.revision_id, []).append(consent)
+
+    def revision_state(revision, status, at):
+        rs = RevisionState(revision=revision, status=status, in_force_at=at)
+        rs.answers = _effective(by_revision.get(revision.id, []), now)
+        rs.required = required_at(revision, memberships, at or now)
+        return rs
+
+    retired = stored.label == "retired"
+    state = AgreementState(revisions=[])
+    if stored.in_force_id is not None:
+        state.in_force = revision_state(
+            revisions[stored.in_force_id],
+            "was in force" if retired else "in force",
+            stored.in_force_since,
+        )
+    if stored.pending_id is not None:
+        state.pending = revision_state(revisions[stored.pending_id], "pending", None)
+    latest = next((r for r in revisions.values() if r.number == stored.latest_number), None)
+    if retired and latest is not None:
+        state.retired = revision_state(latest, "retired", stored.retired_at)
+    elif retired:  # a list of agreements loads no retirement's own words
+        state.retired = RevisionState(
+            revision=None, status="retired", in_force_at=stored.retired_at
+        )
+    shown = {
+        rs.revision.id: rs
+        for rs in (state.in_force, state.pending, state.retired)
+        if rs and rs.revision is not None
+    }
+    if latest is not None and latest.id not in shown:
+        status = "withdrawn" if stored.label == "withdrawn" else "superseded"
+        shown[latest.id] = revision_state(latest, status, None)
+    if stored.current_id not in shown and stored.current_id in revisions:
+        shown[stored.current_id] = revision_state(revisions[stored.current_id], "superseded", None)
+    state.revisions = sorted(shown.values(), key=lambda rs: rs.revision.number)
+    return state
+
+
+def history_slice(revisions, consents, memberships, stored, now):
+    """Revision states for a page of history: ``revisions`` are that page's
+    revisions and the one right after it (whose arrival ends the window of the
+    last). Each one's status is its own replay; "in force" is the stored one."""
+    state = derive(revisions, consents, memberships, now)
+    for rs in state.revisions:
+        if rs.revision.id == stored.in_force_id:
+            rs.status = "was in force" if stored.label == "retired" else "in force"
+        elif rs.revision.id == stored.pending_id:
+            rs.status = "pending"
+        elif rs.status == "in force":
+            rs.status = "was in force"
+        elif rs.status == "pending":
+            rs.status = "superseded"
+    return state.revisions

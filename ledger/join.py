@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from .db import utcnow
 from .forms.auth import ConfirmForm
-from .models import Invitation, Membership
+from .models import Invitation, Membership, Waiting
 
 bp = Blueprint("join", __name__, url_prefix="/join")
 
@@ -28,6 +28,17 @@ def show(token):
         if not invitation.accept(current_user, utcnow()):
             return render_template("join/unusable.html", status="used"), 410
         ledger.remember_as_current(current_user.device)
-        flash(f"Welcome to “{ledger.name}”. You are now a partner in it.")
-        return redirect(url_for("ledgers.show", ledger_id=ledger.id))
+        flash(f"Welcome to “{ledger.name}”. You are now a partner in it. {_first_step(ledger)}")
+        # The agreements page lists first what waits for the new partner's answer.
+        return redirect(url_for("agreements.dashboard", ledger_id=ledger.id))
     return render_template("join/confirm.html", invitation=invitation, form=form), form.status
+
+
+def _first_step(ledger):
+    """The sentence that points a new partner to what waits for their answer."""
+    waiting = Waiting.count_for(current_user.id, ledger.id)
+    if waiting == 0:
+        return "Nothing is waiting for your answer yet."
+    if waiting == 1:
+        return "One agreement is waiting for your answer: it is listed first, below."
+    return f"{waiting} agreements are waiting for your answer: they are listed first, below."

@@ -16,7 +16,6 @@ from flask_login import current_user, login_required
 
 from .access import agenda_item_for, agreement_for, ledger_for, pause_for
 from .agreements import load_one
-from .consent import derive
 from .db import utcnow
 from .forms import CSRF_EXPLANATION
 from .forms.agreements import field_labels
@@ -49,8 +48,6 @@ def render_pause(status=200, notice=None, agenda_form=None):
     ledgers = pause_page_data(me(), me().device.current_ledger_id)
     if not ledgers:
         return render_template("pause/none.html"), status
-    for part in ledgers:
-        part.signals_in_force(derive, now)
     return render_template(
         "pause/page.html",
         ledgers=ledgers,
@@ -73,7 +70,6 @@ def running():
     now = utcnow()
     pauses = []
     for part in pause_page_data(me(), me().device.current_ledger_id):
-        part.signals_in_force(derive, now)
         pause = part.running(now)
         if pause is not None:
             pauses.append(pause.as_json())

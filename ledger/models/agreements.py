@@ -28,7 +28,7 @@ from peewee import (
     fn,
 )
 
-from ..consent import ACCEPTING, derive
+from ..consent import ACCEPTING, derive, history_slice, rebuild
 from ..db import UTCDateTimeField, lock, utcnow, write_transaction
 from ..hashchain import (
     canonical_json,
@@ -111,6 +111,22 @@ class Agreement(BaseModel):
             agreement = cls.create(ledger=ledger, kind=kind, created_by=user)
             return agreement.append_revision(user, "propose", content, reason, base_number=0)
 
+    def revision(self, number):
+        """Revision ``number`` of this agreement, or None."""
+        return (
+            Revision.select()
+            .where((Revision.agreement == self.id) & (Revision.number == number))
+            .first()
+        )
+
+    def revision_contents(self, *numbers):
+        """{number: content} of just these revisions."""
+        return dict(
+            Revision.select(Revision.number, Revision.content)
+            .where((Revision.agreement == self.id) & Revision.number.in_(numbers))
+            .tuples()
+        )
+
     def latest_revision(self):
         """The newest revision (its content is what the agreement is known by)."""
         return (
@@ -122,11 +138,13 @@ class Agreement(BaseModel):
 
     def fields_in_force(self):
         """The content in force as a dict, or None (proposed, withdrawn, retired)."""
-        states, _ = load_states(self.ledger_id, [self], utcnow())
-        state = states.get(self.id)
-        if state is None or state.in_force is None or state.retired:
-            return None
-        return state.in_force.revision.fields
+        content = (
+            StoredState.select(Revision.content)
+            .join(Revision, on=(StoredState.in_force == Revision.id))
+            .where((StoredState.agreement == self.id) & (StoredState.label != "retired"))
+            .scalar()
+        )
+        return json.loads(content) if content else None
 
     @classmethod
     def room_in(cls, ledger, limit):
@@ -454,6 +472,92 @@ class StoredState(BaseModel):
         """True while a revision is in force and the agreement is not retired."""
         return self.in_force_id is not None and not self.retired
 
+    @classmethod
+    def of(cls, agreement, now):
+        """One agreement's state for its pages, in three narrow queries: the
+        stored row with the revisions it names, their answers, and the
+        ledger's memberships. Returns (consent.AgreementState, memberships)."""
+        stored = cls.get(cls.agreement == agreement.id)
+        ids = [i for i in (stored.current_id, stored.in_force_id, stored.pending_id) if i]
+        revisions = {
+            r.id: r
+            for r in Revision.select().where(
+                Revision.id.in_(ids)
+                | ((Revision.agreement == agreement.id) & (Revision.number == stored.latest_number))
+            )
+        }
+        consents = list(Consent.select().where(Consent.revision.in_(list(revisions))))
+        memberships = list(Membership.of_ledger(agreement.ledger_id))
+        return rebuild(stored, revisions, consents, memberships, now), memberships
+
+    @classmethod
+    def signals_in(cls, ledger_ids):
+        """The pause signals in force in these ledgers, oldest first, each with
+        its agreement and the revision in force: one query."""
+        return (
+            cls.select(cls, Agreement, Revision)
+            .join(Agreement)
+            .switch(cls)
+            .join(Revision, on=(cls.in_force == Revision.id))
+            .where(
+                cls.ledger.in_(ledger_ids) & (cls.kind == "pause_signal") & (cls.label != "retired")
+            )
+            .order_by(Agreement.created_at, Agreement.id)
+        )
+
+    @classmethod
+    def in_ledger(cls, ledger_id, now, in_force_only=False):
+        """Every agreement of a ledger with its state, in four narrow queries
+        whatever their number and history: [(agreement, consent.AgreementState)]
+        oldest first, and the ledger's memberships."""
+        where = cls.ledger == ledger_id
+        if in_force_only:
+            where &= cls.in_force.is_null(False) & (cls.label != "retired")
+        rows = list(
+            cls.select(cls, Agreement)
+            .join(Agreement)
+            .where(where)
+            .order_by(Agreement.created_at, Agreement.id)
+        )
+        named = cls.select(cls.ledger).where(cls.ledger == ledger_id)
+        shown = (
+            Revision.id.in_(named.select(cls.current))
+            | Revision.id.in_(named.select(cls.in_force))
+            | Revision.id.in_(named.select(cls.pending))
+        )
+        revisions = {r.id: r for r in Revision.select().where(shown)} if rows else {}
+        answered = Consent.revision.in_(named.select(cls.in_force)) | Consent.revision.in_(
+            named.select(cls.pending)
+        )
+        consents = {}
+        for consent in Consent.select().where(answered) if rows else ():
+            consents.setdefault(consent.agreement_id, []).append(consent)
+        memberships = list(Membership.of_ledger(ledger_id))
+        return [
+            (
+                row.agreement,
+                rebuild(row, revisions, consents.get(row.agreement_id, []), memberships, now),
+            )
+            for row in rows
+        ], memberships
+
+    def history_states(self, agreement, revisions, now):
+        """The states of some revisions (a page of history), newest first,
+        from their answers and the revision right after them only."""
+        if not revisions:
+            return [], []
+        newest = max(r.number for r in revisions)
+        following = list(
+            Revision.select().where(
+                (Revision.agreement == agreement.id) & (Revision.number == newest + 1)
+            )
+        )
+        rows = list(revisions) + following
+        consents = list(Consent.select().where(Consent.revision.in_([r.id for r in rows])))
+        memberships = list(Membership.of_ledger(agreement.ledger_id))
+        states = history_slice(rows, consents, memberships, self, now)
+        return [rs for rs in reversed(states) if rs.revision.number <= newest], memberships
+
     def derived(self):
         """The replay-decided values, as stored (revisions by id)."""
         return {
@@ -477,6 +581,40 @@ class Activity(BaseModel):
     class Meta:
         indexes = ((("ledger", "created_at"), False),)
 
+    @classmethod
+    def recent(cls, ledger_id, limit):
+        """The newest ``limit`` revisions and answers of a ledger, newest first,
+        each with its agreement and person (answers with their revision): the
+        index gives the newest rows, then two queries load just those."""
+        rows = list(
+            cls.select(cls.revision, cls.consent)
+            .where(cls.ledger == ledger_id)
+            .order_by(cls.created_at.desc(), cls.id.desc())
+            .limit(limit)
+        )
+        revision_ids = [r.revision_id for r in rows if r.revision_id]
+        consent_ids = [r.consent_id for r in rows if r.consent_id]
+        events = []
+        if revision_ids:
+            events += list(
+                Revision.select(Revision, Agreement, User)
+                .join(Agreement)
+                .switch(Revision)
+                .join(User)
+                .where(Revision.id.in_(revision_ids))
+            )
+        if consent_ids:
+            events += list(
+                Consent.select(Consent, Agreement, User, Revision)
+                .join(Agreement)
+                .switch(Consent)
+                .join(User)
+                .switch(Consent)
+                .join(Revision)
+                .where(Consent.id.in_(consent_ids))
+            )
+        return sorted(events, key=lambda e: e.created_at, reverse=True)
+
 
 class Waiting(BaseModel):
     """An agreement waits for this partner's answer (one row per partner)."""
@@ -488,6 +626,16 @@ class Waiting(BaseModel):
     class Meta:
         primary_key = CompositeKey("agreement", "user")
         indexes = ((("user", "ledger"), False),)
+
+    @classmethod
+    def agreements_for(cls, user, ledger_id):
+        """The ids of the agreements of a ledger that wait for this partner."""
+        return {
+            row.agreement_id
+            for row in cls.select(cls.agreement).where(
+                (cls.user == user) & (cls.ledger == ledger_id)
+            )
+        }
 
     @classmethod
     def count_for(cls, user, ledger_id):

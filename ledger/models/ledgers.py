@@ -246,6 +246,11 @@ class Membership(BaseModel):
     ended_how = CharField(max_length=10, null=True)
 
     @classmethod
+    def of_ledger(cls, ledger_id):
+        """Every membership of a ledger, past and present, with its user."""
+        return cls.select(cls, User).join(User).where(cls.ledger == ledger_id)
+
+    @classmethod
     def active(cls, ledger, user):
         """Return the user's active membership in a ledger, or None."""
         return (

@@ -6,7 +6,7 @@ from peewee import AutoField, CharField, ForeignKeyField, IntegerField, TextFiel
 
 from ..db import UTCDateTimeField, lock, utcnow, write_transaction
 from .accounts import User
-from .agreements import Agreement
+from .agreements import Agreement, StoredState
 from .base import BaseModel
 from .ledgers import Ledger, Membership
 
@@ -234,43 +234,22 @@ def pause_page_data(user, current_ledger_id):
     """Everything the pause page shows, in three queries, for every ledger.
 
     1. The memberships of every ledger the user is a partner in, with their
-       ledgers and users (this is also the access check).
-    2. The answers to every pause-signal revision of those ledgers, with their
-       revisions and agreements (every revision has at least its author's
-       answer, so no revision is missed).
+       ledgers (this is also the access check).
+    2. The pause signals in force in those ledgers (their stored state, with
+       the revision in force).
     3. The noted pauses of those ledgers that may still be running.
     Returns [PauseLedger], the current ledger first, then the others by name.
     """
-    from .agreements import Agreement, Consent, Revision
-
-    mine = Membership.select(Membership.ledger).where(
-        (Membership.user == user) & Membership.left_at.is_null()
-    )
     memberships = list(
-        Membership.select(Membership, Ledger, User)
+        Membership.select(Membership, Ledger)
         .join(Ledger)
-        .switch(Membership)
-        .join(User)
-        .where(Membership.ledger.in_(mine))
+        .where((Membership.user == user) & Membership.left_at.is_null())
     )
-    ledgers = {}
-    for m in memberships:
-        ledgers.setdefault(m.ledger_id, PauseLedger(m.ledger)).memberships.append(m)
+    ledgers = {m.ledger_id: PauseLedger(m.ledger) for m in memberships}
     if not ledgers:
         return []
-    rows = (
-        Consent.select(Consent, Revision, Agreement)
-        .join(Revision)
-        .join(Agreement)
-        .where(Agreement.ledger.in_(list(ledgers)) & (Agreement.kind == "pause_signal"))
-    )
-    for consent in rows:
-        revision = consent.revision
-        history = ledgers[revision.agreement.ledger_id].histories.setdefault(
-            revision.agreement_id, (revision.agreement, {}, [])
-        )
-        history[1].setdefault(revision.id, revision)
-        history[2].append(consent)
+    for state in StoredState.signals_in(list(ledgers)):
+        ledgers[state.ledger_id].signals.append((state.agreement, state.in_force.fields))
     for pause in PauseLog.maybe_running(list(ledgers), utcnow()):
         ledgers[pause.ledger_id].pauses.append(pause)
     return sorted(
@@ -280,26 +259,13 @@ def pause_page_data(user, current_ledger_id):
 
 
 class PauseLedger:
-    """One ledger's part of the pause page: its partners, the history of its
-    pause signals, and its noted pauses that may still be running."""
+    """One ledger's part of the pause page: its pause signals in force, and
+    its noted pauses that may still be running."""
 
     def __init__(self, ledger):
         self.ledger = ledger
-        self.memberships = []
-        self.histories = {}  # agreement id -> (agreement, {revision id: revision}, consents)
+        self.signals = []  # (agreement, fields in force), oldest first
         self.pauses = []
-        self.signals = []  # (agreement, fields), set by signals_in_force
-
-    def signals_in_force(self, derive, now):
-        """Return [(agreement, fields)] of the signals in force, oldest first."""
-        signals = []
-        for agreement, revisions, consents in self.histories.values():
-            state = derive(list(revisions.values()), consents, self.memberships, now)
-            if state.in_force and not state.retired:
-                signals.append((agreement, state.in_force.revision.fields))
-        signals.sort(key=lambda item: (item[0].created_at, item[0].id))
-        self.signals = signals
-        return signals
 
     def running(self, now):
         """The noted pause running now, as a RunningPause, or None."""
