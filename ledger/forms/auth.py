@@ -78,8 +78,6 @@ def new_password_field(label="Password"):
     )
 
 
-def check_strength(password, user_inputs):
-    """Raise ValidationError with zxcvbn's advice when a password is weak."""
 def _readings(lookalikes):
     return len(enumerate_l33t_subs(relevant_l33t_subtable("".join(lookalikes), L33T_TABLE)))
 
@@ -120,6 +118,8 @@ def estimate_strength(password, user_inputs):
     return guesses_to_score(10 ** min(log_guesses, 300)), weakest["feedback"]
 
 
+def check_strength(password, user_inputs):
+    """Raise ValidationError with zxcvbn's advice when a password is weak."""
     score, feedback = estimate_strength(password, user_inputs)
     if score >= current_app.config["PASSWORD_MIN_SCORE"]:
         return
