@@ -42,6 +42,9 @@ class Config:
     MAX_AGREEMENTS_PER_LEDGER = 1000
 
     #: Login throttling, stored in the database so it holds across workers.
+    #: Wrong current passwords on the account page and every registration
+    #: attempt count too; a known device counts only its own failures, under
+    #: the per-email limit.
     LOGIN_WINDOW = timedelta(minutes=15)
     LOGIN_MAX_FAILURES_PER_EMAIL = 10
     LOGIN_MAX_FAILURES_PER_ADDRESS = 50
@@ -66,8 +69,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
+    #: A browser that logged in with the password stays known (held only to
+    #: its own failed logins) until a year after its last login there.
     DEVICE_COOKIE_NAME = "ledger_device"
-    DEVICE_COOKIE_LIFETIME = timedelta(days=365)
+    KNOWN_DEVICE_LIFETIME = timedelta(days=365)
 
     HSTS = False
 

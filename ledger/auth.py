@@ -14,12 +14,11 @@ from flask import (
     url_for,
 )
 from flask_login import LoginManager, current_user, login_user, logout_user
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from . import passwords
 from .db import utcnow, write_transaction
 from .forms.auth import ConfirmForm, LoginForm, RegisterForm, ResetPasswordForm
-from .models import DeviceSession, LoginFailure, PasswordReset, User
+from .models import DeviceSession, KnownDevice, LoginFailure, PasswordReset, User
 from .security import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -29,8 +28,12 @@ THROTTLED = (
     "There have been too many attempts to log in here. For everyone's safety, "
     "please wait {minutes} minutes and try again."
 )
-#: Registration attempts that hit an email in use count against the address
-#: under this key, which no real email can have.
+REGISTRATION_THROTTLED = (
+    "There have been many attempts to create an account from here. For "
+    "everyone's safety, please wait {minutes} minutes and try again."
+)
+#: Every registration attempt counts against the address under this key,
+#: which no real email can have.
 REGISTRATION_KEY = "registration attempt"
 
 
@@ -120,10 +123,12 @@ def register():
     if current_user.is_authenticated:
         return redirect(next_url or url_for("home.index"))
     form = RegisterForm()
-    if form.validate_on_submit():
-        throttled = _throttled(REGISTRATION_KEY, check_email=False)
-        if throttled:
-            return throttled
+    # A form with a valid token is counted before it is judged (judging a
+    # password costs CPU); one without is turned back before either.
+    submitted = request.method == "POST" and form.csrf_token.validate(form)
+    if submitted and count_attempt(REGISTRATION_KEY, by_email=False) is None:
+        return throttled_page(REGISTRATION_THROTTLED)
+    if submitted and form.validate():
         user = User.create_account(
             form.email.data,
             form.display_name.data,
@@ -133,8 +138,7 @@ def register():
         if user is not None:
             start_session(user, remember=form.remember.data)
             flash(f"Welcome, {user.display_name}. Your account is ready.")
-            return _remember_device(redirect(next_url or url_for("home.index")), user)
-        LoginFailure.record(REGISTRATION_KEY, request.remote_addr, utcnow(), _window())
+            return remember_device(redirect(next_url or url_for("home.index")), user)
         form.email.errors.append(
             "An account can't be created with this email. If you already have "
             "one, log in instead, or ask whoever runs this Ledger for a reset link."
@@ -151,18 +155,16 @@ def login():
     if form.validate_on_submit():
         email, password = form.email.data, form.password.data
         user = User.by_email(email)
-        throttled = _throttled(email, check_email=not _known_device(user))
-        if throttled:
-            return throttled
+        if count_attempt(email, known_device(user)) is None:
+            return throttled_page()
         if user is not None and user.check_password(password):
             LoginFailure.forget_email(email)
             if passwords.needs_rehash(user.password_hash):
                 user.set_password(password)
             start_session(user, remember=form.remember.data)
-            return _remember_device(redirect(next_url or url_for("home.index")), user)
+            return remember_device(redirect(next_url or url_for("home.index")), user)
         if user is None:
             passwords.verify_nobody(password)
-        LoginFailure.record(email, request.remote_addr, utcnow(), _window())
         form.password.errors.append("That email and password don't match an account here.")
         return render_template("auth/login.html", form=form), 422
     return render_template("auth/login.html", form=form), form.status
@@ -210,55 +212,51 @@ def _window():
     return current_app.config["LOGIN_WINDOW"]
 
 
-def _throttled(email, check_email=True):
-    """Return a 429 page if this email or address failed too often, else None."""
-    config = current_app.config
-    by_email, by_address = LoginFailure.counts(email, request.remote_addr, utcnow() - _window())
-    if (check_email and by_email >= config["LOGIN_MAX_FAILURES_PER_EMAIL"]) or (
-        by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-    ):
-        minutes = int(_window().total_seconds() // 60)
-        page = render_template("auth/throttled.html", message=THROTTLED.format(minutes=minutes))
-        return page, 429, {"Retry-After": str(int(_window().total_seconds()))}
-    return None
+def count_attempt(email, known=None, by_email=True):
+    """Count an attempt with a password for ``email`` from this address.
 
-
-def _device_serializer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="ledger.known-device")
-
-
-def _known_device(user):
-    """Tell whether this browser has signed in to ``user`` before."""
-    if user is None:
-        return False
-    cookie = request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"])
-    if not cookie:
-        return False
-    max_age = current_app.config["DEVICE_COOKIE_LIFETIME"].total_seconds()
-    try:
-        known = _device_serializer().loads(cookie, max_age=max_age)
-    except BadSignature:
-        return False
-    return isinstance(known, list) and user.uuid.hex in known
-
-
-def _remember_device(response, user):
-    """Mark this browser as one that has signed in to ``user``.
-
-    A known device is exempt from the per-email limit, so a partner who fails
-    on purpose cannot lock the other out of their own phone.
+    Returns the attempt (``release()`` it when the password was right), or
+    None when a limit is reached. ``known`` is this browser's known-device
+    record for the account, if any.
     """
     config = current_app.config
-    try:
-        known = _device_serializer().loads(request.cookies.get(config["DEVICE_COOKIE_NAME"], ""))
-    except BadSignature:
-        known = []
-    account = user.uuid.hex
-    known = [a for a in known if a != account][-4:] + [account]
+    limits = (
+        config["LOGIN_MAX_FAILURES_PER_EMAIL"] if by_email else None,
+        config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+    )
+    address = request.remote_addr or ""
+    return LoginFailure.reserve(email, address, utcnow(), _window(), limits, known)
+
+
+def throttled_page(message=THROTTLED):
+    """Return the calm 429 page that asks to wait for the window."""
+    seconds = int(_window().total_seconds())
+    page = render_template("auth/throttled.html", message=message.format(minutes=seconds // 60))
+    return page, 429, {"Retry-After": str(seconds)}
+
+
+def known_device(user):
+    """Return this browser's valid known-device record for ``user``, or None."""
+    config = current_app.config
+    token = request.cookies.get(config["DEVICE_COOKIE_NAME"])
+    return KnownDevice.find(token, user, utcnow(), config["KNOWN_DEVICE_LIFETIME"])
+
+
+def remember_device(response, user):
+    """Record this browser as a known device of ``user`` on a fresh token.
+
+    A known device is held only to its own failed logins, so a partner who
+    fails on purpose cannot lock the other out of their own phone.
+    """
+    config = current_app.config
+    lifetime = config["KNOWN_DEVICE_LIFETIME"]
+    old_token = request.cookies.get(config["DEVICE_COOKIE_NAME"])
+    record, token = KnownDevice.remember(user, old_token, utcnow(), lifetime)
+    user.device.link(record)
     response.set_cookie(
         config["DEVICE_COOKIE_NAME"],
-        _device_serializer().dumps(known),
-        max_age=int(config["DEVICE_COOKIE_LIFETIME"].total_seconds()),
+        token,
+        max_age=int(lifetime.total_seconds()),
         secure=config["SESSION_COOKIE_SECURE"],
         httponly=True,
         samesite="Lax",

@@ -3,7 +3,7 @@
 import pytest
 import time_machine
 
-from ledger.models import DeviceSession, User
+from ledger.models import DeviceSession, LoginFailure, User, email_key, token_hash
 
 from .helpers import PASSWORD, AuthActions, post_form
 
@@ -118,3 +118,65 @@ def test_cannot_sign_out_someone_elses_device(user_client, app):
     )
     assert response.status_code == 404
     assert alex.get("/account").status_code == 200
+
+
+def _wrong_password_change(client, current="not my password, sorry"):
+    return post_form(
+        client,
+        "/account/password",
+        {"current_password": current, "new_password": "amber meadow violin 77"},
+        page="/account",
+    )
+
+
+def _wrong_email_change(client, current="not my password, sorry"):
+    return save_profile(client, email="sam@new.example", current_password=current)
+
+
+@pytest.mark.parametrize("guess", [_wrong_password_change, _wrong_email_change])
+def test_wrong_current_passwords_count_like_failed_logins(user_client, app, guess):
+    before = _hash(app)
+    for _ in range(10):
+        assert guess(user_client).status_code == 422
+    # The 11th is not checked at all, even when it is right.
+    response = guess(user_client, current=PASSWORD)
+    assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert "please wait 15 minutes" in page
+    assert 'href="/account"' in page
+    with app.app_context():
+        assert (User.get().password_hash, User.get().email_key) == (before, "sam@example.org")
+    # They count for the account's email, as failed logins do.
+    assert AuthActions(app.test_client()).login().status_code == 429
+
+
+def test_right_or_unneeded_current_passwords_are_not_counted(user_client, app):
+    for _ in range(12):
+        assert save_profile(user_client, display_name="Sam R.").status_code == 302
+        response = _wrong_password_change(user_client, current=PASSWORD)
+        assert response.status_code == 302
+        response = post_form(
+            user_client,
+            "/account/password",
+            {"current_password": "amber meadow violin 77", "new_password": "password1234"},
+            page="/account",
+        )
+        assert response.status_code == 422  # a weak new password; the current one was right
+        # Back to the first password for the next round.
+        response = post_form(
+            user_client,
+            "/account/password",
+            {"current_password": "amber meadow violin 77", "new_password": PASSWORD},
+            page="/account",
+        )
+        assert response.status_code == 302
+    with app.app_context():
+        sam = LoginFailure.email_hash == token_hash(email_key("sam@example.org"))
+        assert LoginFailure.select().where(sam).count() == 0
+
+
+def test_saving_details_without_a_new_email_needs_no_password_check(user_client):
+    for _ in range(10):
+        _wrong_password_change(user_client)
+    assert _wrong_password_change(user_client, current=PASSWORD).status_code == 429
+    assert save_profile(user_client, display_name="Sam R.").status_code == 302

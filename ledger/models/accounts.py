@@ -1,5 +1,6 @@
-"""Accounts, signed-in devices, login throttling and password reset links."""
+"""Accounts, signed-in and known devices, login throttling and reset links."""
 
+import hashlib
 import uuid
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from peewee import (
 )
 
 from .. import passwords
-from ..db import UTCDateTimeField, db, utcnow
+from ..db import UTCDateTimeField, db, is_sqlite, utcnow, write_transaction
 from .base import BaseModel, email_key, new_token, token_hash
 
 #: last_seen_at is written at most this often, not on every request.
@@ -44,12 +45,19 @@ class User(UserMixin, BaseModel):
     # by the loader; it is never the user's row id.
     device = None
 
+    #: Set when check_password refused a password during this request, so a
+    #: view can count the wrong guess like a failed login.
+    password_refused = False
+
     def get_id(self):
         return self.device.token if self.device else None
 
     def check_password(self, password):
         """Tell whether this is the account's password."""
-        return passwords.verify(self.password_hash, password)
+        if passwords.verify(self.password_hash, password):
+            return True
+        self.password_refused = True
+        return False
 
     def set_password(self, password):
         """Store a new password hash (the caller decides about devices)."""
@@ -92,6 +100,68 @@ class User(UserMixin, BaseModel):
         return True
 
 
+class KnownDevice(BaseModel):
+    """A browser that has logged in to an account with its password.
+
+    The browser keeps a random token in a cookie; only its hash is stored, one
+    row per account that logged in there. A token is replaced at every login,
+    so an old copy of the cookie stops counting. Login limits treat a known
+    device by its own failures only (see ``LoginFailure.reserve``).
+    """
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="known_devices", on_delete="CASCADE")
+    token_hash = CharField(max_length=64)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_login_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("token_hash", "user"), True),)
+
+    @classmethod
+    def find(cls, token, user, now, lifetime):
+        """Return this browser's record for ``user`` if still valid, else None."""
+        if not token or user is None:
+            return None
+        return (
+            cls.select()
+            .where(
+                (cls.token_hash == token_hash(token))
+                & (cls.user == user)
+                & (cls.last_login_at > now - lifetime)
+            )
+            .first()
+        )
+
+    @classmethod
+    def remember(cls, user, old_token, now, lifetime):
+        """Record a login of ``user`` on this browser; return (record, new token).
+
+        The browser's other accounts move to the new token with it.
+        """
+        token = new_token()
+        with db.database.atomic():
+            cls.delete().where((cls.user == user) & (cls.last_login_at <= now - lifetime)).execute()
+            if old_token:
+                (
+                    cls.update(token_hash=token_hash(token))
+                    .where(cls.token_hash == token_hash(old_token))
+                    .execute()
+                )
+            record = cls.get_or_none((cls.token_hash == token_hash(token)) & (cls.user == user))
+            if record is None:
+                record = cls.create(user=user, token_hash=token_hash(token), last_login_at=now)
+            else:
+                record.last_login_at = now
+                record.save()
+        return record, token
+
+    @classmethod
+    def forget_all(cls, user):
+        """Forget every browser of the user."""
+        return cls.delete().where(cls.user == user).execute()
+
+
 class DeviceSession(BaseModel):
     """One signed-in device. Deleting the row signs that device out."""
 
@@ -104,6 +174,8 @@ class DeviceSession(BaseModel):
     last_seen_at = UTCDateTimeField(default=utcnow)
     #: The ledger this device looks at; each device keeps its own.
     current_ledger = DeferredForeignKey("Ledger", null=True, on_delete="SET NULL")
+    #: The browser this session runs in, as known for its logins.
+    known_device = ForeignKeyField(KnownDevice, null=True, on_delete="SET NULL")
 
     # The raw token, known only during the request that presented it.
     token = None
@@ -154,34 +226,89 @@ class DeviceSession(BaseModel):
         """Return a user's signed-in devices, most recently used first."""
         return cls.select().where(cls.user == user).order_by(cls.last_seen_at.desc(), cls.id.desc())
 
+    def link(self, known_device):
+        """Tie this session to the browser's known-device record."""
+        (
+            DeviceSession.update(known_device=known_device)
+            .where(DeviceSession.id == self.id)
+            .execute()
+        )
+        self.known_device = known_device
+
+    def sign_out(self):
+        """Sign this device out and forget it as a known device."""
+        with db.database.atomic():
+            self.delete_instance()
+            if self.known_device_id is not None:
+                KnownDevice.delete().where(KnownDevice.id == self.known_device_id).execute()
+
     @classmethod
     def end_all(cls, user):
-        """Sign every device of the user out."""
-        return cls.delete().where(cls.user == user).execute()
+        """Sign every device of the user out and forget them all as known."""
+        with db.database.atomic():
+            KnownDevice.forget_all(user)
+            return cls.delete().where(cls.user == user).execute()
 
 
 class LoginFailure(BaseModel):
-    """A failed login, kept only as long as the throttling window.
+    """An attempt with a password, kept only as long as the throttling window.
 
-    The email is stored hashed: an address that someone typed by mistake is
-    not something to keep.
+    Each attempt is counted before its password is checked, and the row is
+    dropped again when the password was right. The email is stored hashed: an
+    address that someone typed by mistake is not something to keep.
     """
 
     id = AutoField()
     email_hash = CharField(max_length=64, index=True)
     address = CharField(max_length=64, index=True)
     created_at = UTCDateTimeField(default=utcnow, index=True)
+    #: The known device the attempt came from, if any.
+    known_device = ForeignKeyField(KnownDevice, null=True, on_delete="SET NULL")
 
     @classmethod
-    def record(cls, email, address, now, window):
-        """Record a failure, forgetting the ones that left the window."""
-        cls.delete().where(cls.created_at < now - window).execute()
-        cls.create(email_hash=token_hash(email_key(email)), address=address)
+    def reserve(cls, email, address, now, window, limits, known_device=None):
+        """Count one attempt unless a limit is reached; return its row, or None.
 
-    @classmethod
-    def counts(cls, email, address, since):
-        """Return (failures for this email, failures from this address)."""
+        Counting and checking are one step, so parallel attempts can't slip
+        past a limit together. ``limits`` is (per email, per address); a
+        limit of None is not checked. A known device is held only to its
+        own failures for its account, under the per-email limit, so nobody
+        else's failures lock it out.
+        """
+        per_email, per_address = limits
         email_hash = token_hash(email_key(email))
+        keys = [f"address:{address}"]
+        if per_email is not None or known_device is not None:
+            keys.append(f"email:{email_hash}")
+        with write_transaction():
+            _lock(keys)
+            cls.delete().where(cls.created_at < now - window).execute()
+            since = now - window
+            if known_device is not None:
+                own = (
+                    cls.select()
+                    .where(
+                        (cls.known_device == known_device)
+                        & (cls.email_hash == email_hash)
+                        & (cls.created_at >= since)
+                    )
+                    .count()
+                )
+                over = own >= per_email
+            else:
+                by_email, by_address = cls.counts(email_hash, address, since)
+                over = (per_email is not None and by_email >= per_email) or (
+                    per_address is not None and by_address >= per_address
+                )
+            if over:
+                return None
+            return cls.create(
+                email_hash=email_hash, address=address, created_at=now, known_device=known_device
+            )
+
+    @classmethod
+    def counts(cls, email_hash, address, since):
+        """Return (attempts for this email hash, attempts from this address)."""
         row = (
             cls.select(
                 fn.COUNT(cls.id).filter(cls.email_hash == email_hash),
@@ -196,10 +323,29 @@ class LoginFailure(BaseModel):
         )
         return row[0] or 0, row[1] or 0
 
+    def release(self):
+        """Un-count an attempt whose password was right (or never checked)."""
+        LoginFailure.delete().where(LoginFailure.id == self.id).execute()
+
     @classmethod
     def forget_email(cls, email):
         """Clear an email's failures after a successful login."""
         cls.delete().where(cls.email_hash == token_hash(email_key(email))).execute()
+
+
+def _lock(keys):
+    """Hold the throttling keys until the transaction ends.
+
+    SQLite's write transaction already excludes every other writer;
+    PostgreSQL takes an advisory lock per key, in one order (no deadlock).
+    """
+    if is_sqlite():
+        return
+    ids = sorted(
+        {int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True) for k in keys}
+    )
+    for lock_id in ids:
+        db.database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id,))
 
 
 class PasswordReset(BaseModel):
