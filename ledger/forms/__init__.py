@@ -2,7 +2,8 @@
 
 import unicodedata
 from functools import cache
-from zoneinfo import available_timezones
+from importlib import resources
+from zoneinfo import TZPATH, available_timezones
 
 from flask import current_app, request, session
 from wtforms import Form, PasswordField, StringField, TextAreaField
@@ -184,8 +185,99 @@ def invisible_characters_rule(field):
     return no_control_characters(multiline=isinstance(field, TextAreaField))
 
 
+#: The tz database's geographic regions, in the order the list shows them.
+#: ``Etc/GMT+5`` (whose sign reads backwards) and ``EST``-like zones are left out.
+TIME_ZONE_REGIONS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+def _tzdata_source():
+    """Return the text of the tz database's ``tzdata.zi``, or "" if there is none.
+
+    It is the same data ``zoneinfo`` reads: the system's, else the ``tzdata``
+    package's, so the list and the zones Python can load always agree.
+    """
+    for directory in TZPATH:
+        try:
+            with open(f"{directory}/tzdata.zi", encoding="utf-8") as fh:
+                return fh.read()
+        except OSError:
+            continue
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath("tzdata.zi").read_text("utf-8")
+    except (ModuleNotFoundError, OSError):
+        return ""
+
+
+@cache
+def _tz_database():
+    """Return (canonical zone names, {link name: target}) from the tz database.
+
+    Canonical zones are its ``Z`` (zone) lines; its ``L`` (link) lines name the
+    old and alternative spellings, such as ``Asia/Calcutta`` for ``Asia/Kolkata``.
+    """
+    zones, links = set(), {}
+    for line in _tzdata_source().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "Z":
+            zones.add(parts[1])
+        elif len(parts) >= 3 and parts[0] == "L":
+            links[parts[2]] = parts[1]
+    if not zones:  # no tzdata.zi anywhere: every loadable name, without aliases
+        zones = set(available_timezones())
+    loadable = available_timezones()
+    zones = {
+        z for z in zones if z in loadable and z.split("/", 1)[0] in TIME_ZONE_REGIONS and "/" in z
+    }
+    return frozenset(zones), links
+
+
+def canonical_time_zone(name):
+    """Return the canonical name of a zone ("Asia/Calcutta" gives "Asia/Kolkata").
+
+    Any spelling of UTC gives "UTC"; a name that is no alias comes back as it is.
+    """
+    if not isinstance(name, str):
+        return name
+    _, links = _tz_database()
+    for _ in range(8):  # links point at zones; a chain would be a broken database
+        if name not in links:
+            break
+        name = links[name]
+    return "UTC" if name in ("Etc/UTC", "UTC") else name
+
+
+def _zone_label(name):
+    """ "America/Argentina/Buenos_Aires" reads "Buenos Aires, Argentina"."""
+    places = name.split("/")[1:]
+    return ", ".join(reversed(places)).replace("_", " ")
+
+
 @cache
 def time_zone_choices():
-    """Return every IANA time zone name, sorted, as WTForms choices."""
-    names = (n for n in available_timezones() if "/" in n or n == "UTC")
-    return {name: name.replace("_", " ") for name in sorted(names)}
+    """Return the canonical IANA zones as WTForms choices: UTC, then one group per region."""
+    zones, _ = _tz_database()
+    choices = {"UTC": "UTC"}
+    for region in TIME_ZONE_REGIONS:
+        names = sorted((z for z in zones if z.startswith(region + "/")), key=_zone_label)
+        if names:
+            choices[region] = {name: _zone_label(name) for name in names}
+    return choices
+
+
+@cache
+def time_zone_links():
+    """Return {alias: canonical zone} for every alias of a zone in the list (for app.js)."""
+    zones, links = _tz_database()
+    offered = zones | {"UTC"}
+    aliases = {alias: canonical_time_zone(alias) for alias in [*links, "Etc/UTC"]}
+    return {alias: zone for alias, zone in sorted(aliases.items()) if zone in offered}

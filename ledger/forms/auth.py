@@ -9,7 +9,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.matching import L33T_TABLE, enumerate_l33t_subs, relevant_l33t_subtable
 from zxcvbn.time_estimates import guesses_to_score
 
-from . import BaseForm, NameField, time_zone_choices
+from . import BaseForm, NameField, canonical_time_zone, time_zone_choices
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
@@ -55,6 +55,8 @@ def time_zone_field(label="Your time zone", description="Times are shown to you 
         choices=time_zone_choices,
         default="UTC",
         validate_choice=True,
+        # An alias (an older choice, or what a browser reports) reads as its zone.
+        filters=[canonical_time_zone],
         description=description,
     )
 
