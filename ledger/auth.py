@@ -1,5 +1,6 @@
 """Registering, logging in and out, throttling and password reset links."""
 
+import json
 import secrets
 
 from flask import (
@@ -17,6 +18,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 
 from . import passwords
 from .db import utcnow, write_transaction
+from .forms import time_zone_links
 from .forms.auth import ConfirmForm, LoginForm, RegisterForm, ResetPasswordForm
 from .models import DeviceSession, KnownDevice, LoginFailure, PasswordReset, User
 from .security import safe_next
@@ -143,7 +145,13 @@ def register():
             "An account can't be created with this email. If you already have "
             "one, log in instead, or ask whoever runs this Ledger for a reset link."
         )
-    return render_template("auth/register.html", form=form), form.status
+    page = render_template(
+        "auth/register.html",
+        form=form,
+        next_url=next_url,
+        tz_links=json.dumps(time_zone_links(), separators=(",", ":")),
+    )
+    return page, form.status
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -166,8 +174,8 @@ def login():
         if user is None:
             passwords.verify_nobody(password)
         form.password.errors.append("That email and password don't match an account here.")
-        return render_template("auth/login.html", form=form), 422
-    return render_template("auth/login.html", form=form), form.status
+        return render_template("auth/login.html", form=form, next_url=next_url), 422
+    return render_template("auth/login.html", form=form, next_url=next_url), form.status
 
 
 @bp.route("/logout", methods=("GET", "POST"))

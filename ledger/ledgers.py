@@ -24,6 +24,12 @@ bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
 INVITATION_LIFETIME = timedelta(days=7)
 
 
+@bp.app_template_global()
+def printed_at():
+    """Now (UTC): the day a printed page names, with its ledger."""
+    return utcnow()
+
+
 @bp.route("/new", methods=("GET", "POST"))
 @login_required
 def new():

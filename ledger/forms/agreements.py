@@ -35,18 +35,25 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def too_long(max_length):
+    """The message for text over its limit: how long it is, and the limit.
+
+    Pages never cut what was typed or pasted (no ``maxlength``): they say so.
+    """
+    return (
+        f"This is %(length)d characters long; please shorten it to {max_length} "
+        "characters or fewer. Nothing was cut: all of it is still here."
+    )
+
+
 def short_text(label, required=True, max_length=120, **kwargs):
-    validators = [
-        Length(max=max_length, message=f"Please keep this under {max_length} characters.")
-    ]
+    validators = [Length(max=max_length, message=too_long(max_length))]
     validators.insert(0, InputRequired("Please fill this in.") if required else Optional())
     return StringField(label, validators=validators, filters=[_strip], **kwargs)
 
 
 def long_text(label, required=True, max_length=4000, **kwargs):
-    validators = [
-        Length(max=max_length, message=f"Please keep this under {max_length} characters.")
-    ]
+    validators = [Length(max=max_length, message=too_long(max_length))]
     validators.insert(0, InputRequired("Please fill this in.") if required else Optional())
     return TextAreaField(label, validators=validators, filters=[_strip], **kwargs)
 
@@ -199,15 +206,22 @@ class AnswerForm(BaseForm):
         "Your note",
         required=False,
         max_length=2000,
-        description="Needed when you ask for a change; welcome with a concern.",
+        description="Needed with a concern or when you ask for a change.",
     )
     content_hash = HiddenField()
+
+    #: What the note must say, per answer that needs one.
+    NOTE_NEEDED = {
+        "concern": "Please say what your concern is: your partners will read it with your yes.",
+        "change": "Please say what you'd like changed.",
+    }
 
     def validate(self, extra_validators=None):
         # Not validate_note: Optional() ends that field's checks when empty.
         valid = super().validate(extra_validators)
-        if self.decision.data == "change" and not self.note.data:
-            self.note.errors = [*self.note.errors, "Please say what you'd like changed."]
+        needed = self.NOTE_NEEDED.get(self.decision.data)
+        if needed and not self.note.data:
+            self.note.errors = [*self.note.errors, needed]
             return False
         return valid
 

@@ -4,6 +4,7 @@ from wtforms import SelectField
 from wtforms.validators import InputRequired, Length
 
 from . import BaseForm, NameField
+from .agreements import too_long
 from .auth import time_zone_field
 
 
@@ -16,7 +17,7 @@ class LedgerForm(BaseForm):
         "A name for your shared ledger",
         validators=[
             InputRequired("Please give it a name, for example your first names."),
-            Length(max=80, message="Please keep the name under 80 characters."),
+            Length(max=80, message=too_long(80)),
         ],
         filters=[_strip],
         description='For example "Sam & Alex". Every partner sees it.',
@@ -29,7 +30,7 @@ class LedgerForm(BaseForm):
 class InvitationForm(BaseForm):
     note = NameField(
         "A note (optional)",
-        validators=[Length(max=80, message="Please keep the note under 80 characters.")],
+        validators=[Length(max=80, message=too_long(80))],
         filters=[_strip],
         description='For example "for Alex". Every partner sees it.',
     )
