@@ -37,9 +37,9 @@ def test_times_are_shown_in_the_viewers_zone(client, auth):
     with time_machine.travel("2026-07-01 22:30Z", tick=False):
         auth.register()
         save_profile(client, time_zone="Asia/Tokyo")
-        assert "Signed in 2 July 2026, 07:30" in client.get("/account").get_data(as_text=True)
+        assert "Logged in 2 July 2026, 07:30" in client.get("/account").get_data(as_text=True)
         save_profile(client, time_zone="America/Los_Angeles")
-        assert "Signed in 1 July 2026, 15:30" in client.get("/account").get_data(as_text=True)
+        assert "Logged in 1 July 2026, 15:30" in client.get("/account").get_data(as_text=True)
 
 
 def test_changing_email_needs_the_current_password(user_client, app, auth):

@@ -36,7 +36,7 @@ def test_create_a_ledger(app, user_client):
     )
     ledger_id = int(response.headers["Location"].rsplit("/", 1)[1])
     page = user_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "<h1>Sam &amp; Alex</h1>" in page
+    assert '<h1 dir="auto">Sam &amp; Alex</h1>' in page
     assert "This ledger is waiting for a partner." in page
     assert "Ledger: <a" in page  # the header shows which ledger this is
     assert user_client.get("/").headers["Location"] == f"/ledgers/{ledger_id}/agreements"
@@ -51,7 +51,7 @@ def test_create_a_ledger(app, user_client):
     ("data", "message"),
     [
         ({"name": "", "time_zone": "UTC"}, "Please give it a name"),
-        ({"name": "x" * 81, "time_zone": "UTC"}, "under 80 characters"),
+        ({"name": "x" * 81, "time_zone": "UTC"}, "81 characters long; please shorten it to 80"),
         ({"name": "Us", "time_zone": "Nowhere/Land"}, "Not a valid choice"),
     ],
 )
@@ -108,7 +108,7 @@ def test_signed_out_partner_registers_and_joins(app, user_client):
     assert response.headers["Location"] == path
     assert "Join “Sam &amp; Alex”?" in alex.get(path).get_data(as_text=True)
     response = join(alex, path)
-    assert response.headers["Location"] == f"/ledgers/{ledger_id}"
+    assert response.headers["Location"] == f"/ledgers/{ledger_id}/agreements"
     assert partners(app, ledger_id) == ["Sam", "Alex"]
     page = user_client.get(f"/ledgers/{ledger_id}").get_data(as_text=True)
     assert "waiting for a partner" not in page
@@ -253,7 +253,7 @@ def test_removal_needs_every_remaining_partner(app):
     assert clients["eli"].get(f"/ledgers/{ledger_id}").status_code == 200
     alex_page = clients["alex"].get(f"/ledgers/{ledger_id}").get_data(as_text=True)
     assert "Remove Eli" in alex_page
-    assert "Waiting for: Alex." in alex_page
+    assert 'Waiting for: <span dir="auto">Alex</span>.' in alex_page
     response = post_form(clients["alex"], url, {})
     assert response.headers["Location"] == f"/ledgers/{ledger_id}"
     # Eli loses access at once.

@@ -115,16 +115,14 @@ def test_register_log_out_and_in_and_change_password_on_a_phone(browse, phone):
     )
     browse.audit(page)
 
-    devices = section(page, "Where you're signed in").get_by_role("listitem")
+    devices = section(page, "Where you're logged in").get_by_role("listitem")
     expect(devices).to_have_count(1)
     expect(devices).to_contain_text("(this device)")
     expect(devices).to_contain_text("Chrome on Android")
     # The device stays remembered across the password change.
     expect(devices).to_contain_text("remembered for 30 days")
-    expect(devices.get_by_role("button", name="Sign out this device")).to_be_visible()
-    expect(
-        page.get_by_role("button", name="Sign out on every device, this one too")
-    ).to_be_visible()
+    expect(devices.get_by_role("button", name="Log out this device")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out on every device, this one too")).to_be_visible()
 
     log_out(browse, page)
 
@@ -150,7 +148,7 @@ def test_signing_out_another_device_from_the_account_page(browse, desktop, phone
 
     nav_link(laptop, "Account").click()
     expect(laptop).to_have_url(at(browse, laptop, "/account"))
-    devices = section(laptop, "Where you're signed in").get_by_role("listitem")
+    devices = section(laptop, "Where you're logged in").get_by_role("listitem")
     expect(devices).to_have_count(1)
     expect(devices).to_contain_text("Chrome on Linux")
     expect(devices).to_contain_text("(this device)")
@@ -174,7 +172,7 @@ def test_signing_out_another_device_from_the_account_page(browse, desktop, phone
     expect(other).not_to_contain_text("remembered for 30 days")
     browse.audit(laptop)
 
-    other.get_by_role("button", name="Sign out that device").click()
+    other.get_by_role("button", name="Log out that device").click()
     expect(laptop).to_have_url(at(browse, laptop, "/account"))
     expect(flashes(laptop)).to_have_text("That device is signed out.")
     expect(devices).to_have_count(1)

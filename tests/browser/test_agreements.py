@@ -101,8 +101,12 @@ def share_a_ledger(browse, sam, alex):
     expect(alex.get_by_role("heading", level=1)).to_have_text(f"Join “{LEDGER}”?")
     browse.audit(alex)
     alex.get_by_role("button", name=f"Join “{LEDGER}”").click()
-    expect(alex).to_have_url(at(browse, alex, ledger_path))
-    expect(flashes(alex)).to_have_text(f"Welcome to “{LEDGER}”. You are now a partner in it.")
+    # A new partner starts where their answers are asked for.
+    expect(alex).to_have_url(at(browse, alex, f"{ledger_path}/agreements"))
+    expect(flashes(alex)).to_have_text(
+        f"Welcome to “{LEDGER}”. You are now a partner in it. "
+        "Nothing is waiting for your answer yet."
+    )
     browse.audit(alex)
     return ledger_path
 

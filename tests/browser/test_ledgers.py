@@ -130,9 +130,15 @@ def test_partners_share_a_ledger_through_an_invitation_link(browse, phone, deskt
     browse.audit(alex)
     alex.get_by_role("button", name=f"Join “{LEDGER}”").click()
 
-    expect(alex).to_have_url(at(browse, alex, ledger_path))
+    # A new partner starts where their answers are asked for.
+    expect(alex).to_have_url(at(browse, alex, f"{ledger_path}/agreements"))
+    expect(flashes(alex)).to_have_text(
+        f"Welcome to “{LEDGER}”. You are now a partner in it. "
+        "Nothing is waiting for your answer yet."
+    )
+    browse.audit(alex)
+    alex.goto(ledger_path)
     expect(alex.get_by_role("heading", level=1)).to_have_text(LEDGER)
-    expect(flashes(alex)).to_have_text(f"Welcome to “{LEDGER}”. You are now a partner in it.")
     expect(section(alex, "Partners").get_by_role("heading", level=2)).to_have_text("Partners")
     expect(partners(alex).locator(".card-title")).to_have_text(["Sam", "Alex (you)"])
     expect(alex.get_by_text(WAITING)).to_have_count(0)
