@@ -37,7 +37,7 @@ test-sqlite:
 
 test-postgres:
 	mkdir -p build
-	scripts/with-postgres.sh $(BIN)/pytest -m "not browser" --junitxml=build/test-postgres.xml
+	scripts/with-postgres.sh $(BIN)/pytest -m "not browser and not sqlite_only" --junitxml=build/test-postgres.xml
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

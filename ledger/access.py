@@ -7,6 +7,7 @@ touches a ledger's object goes through one of these.
 
 from flask import abort, g
 from flask_login import current_user
+from peewee import fn
 
 from .models import (
     AgendaItem,
@@ -22,6 +23,8 @@ from .models import (
 
 
 def _partner_in(ledger_id, user):
+    """A subquery: is ``user`` an active partner in the ledger? (Used inside
+    fn.EXISTS, so each access check is one query.)"""
     return Membership.select(Membership.id).where(
         (Membership.ledger == ledger_id) & (Membership.user == user) & Membership.left_at.is_null()
     )
@@ -51,7 +54,7 @@ def invitation_for(user, ledger_id, invitation_id):
         .where(
             (Invitation.id == invitation_id)
             & (Invitation.ledger == ledger_id)
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )
 
@@ -67,7 +70,7 @@ def membership_for(user, ledger_id, membership_id):
             (Membership.id == membership_id)
             & (Membership.ledger == ledger_id)
             & Membership.left_at.is_null()
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )
 
@@ -79,7 +82,7 @@ def removal_for(user, ledger_id, removal_id):
             (Removal.id == removal_id)
             & (Removal.ledger == ledger_id)
             & Removal.resolved_at.is_null()
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )
 
@@ -108,7 +111,7 @@ def agreement_for(user, ledger_id, agreement_id):
         .where(
             (Agreement.id == agreement_id)
             & (Agreement.ledger == ledger_id)
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )
 
@@ -122,7 +125,7 @@ def draft_for(user, ledger_id, draft_id):
             (Draft.id == draft_id)
             & (Draft.ledger == ledger_id)
             & (Draft.author == user)
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )
 
@@ -135,7 +138,7 @@ def pause_for(user, ledger_id, pause_id):
         .where(
             (PauseLog.id == pause_id)
             & (PauseLog.ledger == ledger_id)
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )
 
@@ -148,6 +151,6 @@ def agenda_item_for(user, ledger_id, item_id):
         .where(
             (AgendaItem.id == item_id)
             & (AgendaItem.ledger == ledger_id)
-            & _partner_in(ledger_id, user).exists()
+            & fn.EXISTS(_partner_in(ledger_id, user))
         )
     )

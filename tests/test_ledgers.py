@@ -367,4 +367,4 @@ def test_ledger_page_has_a_fixed_query_budget(app):
         counts.append(counter.count)
     assert "Remove Extra0" in page.get_data(as_text=True)
     assert "Extra1: left on" in page.get_data(as_text=True)
-    assert counts[0] == counts[1] == 12  # 8 for the page, 4 for the count in the nav
+    assert counts[0] == counts[1] == 9  # 8 for the page, 1 for the count in the nav

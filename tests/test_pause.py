@@ -305,7 +305,7 @@ def test_park_a_topic_and_mark_it_discussed(app, couple):
         page=f"/ledgers/{ledger_id}/agenda",
     )
     agenda = alex.get(f"/ledgers/{ledger_id}/agenda").get_data(as_text=True)
-    assert "Money, again: discussed" in agenda
+    assert '<span dir="auto">Money, again</span>: discussed' in agenda
     with app.app_context():
         assert AgendaItem.select().count() == 1  # kept in the history
 

@@ -492,8 +492,8 @@ class StoredState(BaseModel):
 
     @classmethod
     def signals_in(cls, ledger_ids):
-        """The pause signals in force in these ledgers, oldest first, each with
-        its agreement and the revision in force: one query."""
+        """The pause signals in force in these ledgers, each with its agreement
+        and the revision in force: one query (in no order: sort them)."""
         return (
             cls.select(cls, Agreement, Revision)
             .join(Agreement)
@@ -502,7 +502,6 @@ class StoredState(BaseModel):
             .where(
                 cls.ledger.in_(ledger_ids) & (cls.kind == "pause_signal") & (cls.label != "retired")
             )
-            .order_by(Agreement.created_at, Agreement.id)
         )
 
     @classmethod
@@ -589,7 +588,7 @@ class Activity(BaseModel):
         rows = list(
             cls.select(cls.revision, cls.consent)
             .where(cls.ledger == ledger_id)
-            .order_by(cls.created_at.desc(), cls.id.desc())
+            .order_by(cls.created_at.desc())
             .limit(limit)
         )
         revision_ids = [r.revision_id for r in rows if r.revision_id]

@@ -248,7 +248,8 @@ def pause_page_data(user, current_ledger_id):
     ledgers = {m.ledger_id: PauseLedger(m.ledger) for m in memberships}
     if not ledgers:
         return []
-    for state in StoredState.signals_in(list(ledgers)):
+    signals = sorted(StoredState.signals_in(list(ledgers)), key=lambda s: s.agreement.created_at)
+    for state in signals:
         ledgers[state.ledger_id].signals.append((state.agreement, state.in_force.fields))
     for pause in PauseLog.maybe_running(list(ledgers), utcnow()):
         ledgers[pause.ledger_id].pauses.append(pause)
