@@ -8,7 +8,20 @@ from flask import Flask
 
 import config as config_module
 
-from . import agreements, auth, cli, errors, filters, home, join, ledgers, pause, security, settings
+from . import (
+    agreements,
+    auth,
+    cli,
+    errors,
+    filters,
+    home,
+    join,
+    ledgers,
+    navigation,
+    pause,
+    security,
+    settings,
+)
 from .db import db, make_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,6 +64,7 @@ def create_app(test_config=None):
     auth.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    navigation.init_app(app)
     cli.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)

@@ -1,14 +1,11 @@
-"""Template filters: times in the viewer's zone, readable device names."""
+"""Template filters: times in the viewer's zone, readable device names.
+
+Pure display helpers: this module imports nothing else of the app.
+"""
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
-
-from .access import current_ledger, my_ledgers
-from .agreements import waiting_count
-from .forms import CSRF_EXPLANATION
-from .forms.ledgers import SwitchLedgerForm
-from .models import KINDS
 
 BROWSERS = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
 SYSTEMS = [
@@ -23,17 +20,6 @@ SYSTEMS = [
 
 def init_app(app):
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.globals.update(
-        csrf_explanation=CSRF_EXPLANATION,
-        current_ledger=current_ledger,
-        waiting_count=waiting_count,
-        kind_label=KINDS.get,
-        kinds_labels=KINDS.items,
-        my_ledgers=my_ledgers,
-        switch_form=lambda: SwitchLedgerForm(
-            formdata=None, ledgers=my_ledgers(), ledger=getattr(current_ledger(), "id", None)
-        ),
-    )
     app.add_template_filter(local_time)
     app.add_template_filter(device_label)
 

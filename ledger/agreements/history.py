@@ -1,0 +1,68 @@
+"""An agreement's history, page by page, and the comparison of two revisions."""
+
+import json
+
+from flask import abort, render_template
+from flask_login import login_required
+from playhouse.flask_utils import PaginatedQuery
+
+from .. import diff
+from ..access import agreement_for
+from ..db import utcnow
+from ..forms.agreements import field_labels
+from ..models import Revision
+from ..models.agreements import StoredState
+from ..security import int_arg
+from .blueprint import bp, load_one, me, names, readable
+
+
+@bp.get("/agreements/<id:agreement_id>/history")
+@login_required
+def history(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    state, _ = load_one(agreement)
+    page = int_arg("page", default=1)
+    pages = PaginatedQuery(
+        Revision.select().where(Revision.agreement == agreement).order_by(Revision.number.desc()),
+        paginate_by=10,
+        page=page,
+        check_bounds=True,
+    )
+    stored = StoredState.get(StoredState.agreement == agreement.id)
+    entries, memberships = stored.history_states(agreement, pages.get_object_list(), utcnow())
+    return render_template(
+        "agreements/history.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        state=state,
+        entries=entries,
+        pagination=pages,
+        page_number=pages.get_page(),
+        names=names(memberships),
+    )
+
+
+@bp.get("/agreements/<id:agreement_id>/diff")
+@login_required
+def compare(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    latest = StoredState.get(StoredState.agreement == agreement.id).latest_number
+    old = int_arg("from", default=max(1, latest - 1))
+    new = int_arg("to", default=latest)
+    contents = agreement.revision_contents(old, new)  # exactly the two compared
+    if old not in contents or new not in contents:
+        abort(404)
+    changes = diff.fields(
+        field_labels(agreement.kind),
+        readable(json.loads(contents[old])),
+        readable(json.loads(contents[new])),
+    )
+    return render_template(
+        "agreements/diff.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        changes=changes,
+        old=old,
+        new=new,
+        latest=latest,
+    )

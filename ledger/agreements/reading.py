@@ -1,0 +1,188 @@
+"""Reading agreements and answering them: the dashboard, an agreement's page,
+answers and taking them back, the activity list and the print view."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import login_required
+
+from .. import diff
+from ..access import agreement_for, ledger_for
+from ..consent import ACCEPTING
+from ..db import utcnow
+from ..forms.agreements import ANSWERS, AnswerForm, field_labels
+from ..forms.auth import ConfirmForm
+from ..models import KINDS, Conflict, Draft
+from ..models.agreements import Activity, StoredState, Waiting
+from ..models.pause import cooling_until
+from .blueprint import bp, cooling_message, load_one, me, names, readable
+
+
+@bp.get("/agreements")
+@login_required
+def dashboard(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow())
+    waiting = Waiting.agreements_for(me(), ledger.id)
+    groups = {kind: [] for kind in KINDS}
+    waiting_for_me, waiting_for_others = [], []
+    for agreement, state in agreements:
+        if state.in_force_now:
+            groups[agreement.kind].append((agreement, state))
+        if agreement.id in waiting:
+            waiting_for_me.append((agreement, state))
+        elif state.pending:
+            waiting_for_others.append((agreement, state))
+    return render_template(
+        "agreements/dashboard.html",
+        ledger=ledger,
+        groups=groups,
+        waiting_for_me=waiting_for_me,
+        waiting_for_others=waiting_for_others,
+        drafts=list(Draft.mine(ledger.id, me())),
+        activity=Activity.recent(ledger.id, limit=8),
+        names=names(memberships),
+        active_partners=sum(1 for m in memberships if m.left_at is None),
+        cooling_until=cooling_until(ledger, utcnow()),
+    )
+
+
+@bp.get("/agreements/<id:agreement_id>")
+@login_required
+def show(ledger_id, agreement_id):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    return render_agreement(agreement)
+
+
+def render_agreement(agreement, status=200, answer_form=None, confirm_form=None, notice=None):
+    state, memberships = load_one(agreement)
+    pending = state.pending
+    changes = None
+    if pending and state.in_force:
+        changes = diff.fields(
+            field_labels(agreement.kind),
+            readable(state.in_force.revision.fields),
+            readable(pending.revision.fields),
+        )
+    answer_form = answer_form or AnswerForm()
+    rs = state.answerable_by(me().id)
+    if rs is not None and rs is state.in_force:
+        # Joined later: accept what is in force, or propose a change to it.
+        answer_form.decision.choices = {k: ANSWERS[k] for k in ACCEPTING}
+    active = [m for m in memberships if m.left_at is None]
+    not_yet = []
+    if state.in_force and not state.retired:
+        not_yet = [m.user for m in active if m.user_id not in state.in_force.answers]
+    page = render_template(
+        "agreements/show.html",
+        ledger=agreement.ledger,
+        agreement=agreement,
+        state=state,
+        changes=changes,
+        labels=field_labels(agreement.kind),
+        readable=readable,
+        names=names(memberships),
+        not_yet=not_yet,
+        can_answer=rs,
+        can_withdraw_answer=state.answer_withdrawable_by(me().id),
+        answer_form=answer_form,
+        confirm_form=confirm_form or ConfirmForm(),
+        notice=notice,
+    )
+    return page, status
+
+
+#: Flash text for each answer, and for each reason an answer was not recorded.
+ANSWER_FLASHES = {
+    "accept": "Your acceptance is recorded.",
+    "concern": "Your acceptance and your concern are recorded.",
+    "change": "Your request for a change is recorded and shown to your partners.",
+}
+ANSWER_CONFLICTS = {
+    "changed": "That proposal can no longer be answered: it changed while you were reading.",
+    "not seen": "What you read is not the revision on the table any more. Please read it again.",
+}
+
+
+@bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/answer")
+@login_required
+def answer(ledger_id, agreement_id, number):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return render_agreement(agreement, form.status, answer_form=form)
+    cooling = cooling_message(agreement.ledger)
+    if cooling:
+        return render_agreement(agreement, 409, answer_form=form, notice=cooling)
+    try:
+        agreement.answer(
+            me(), number, form.decision.data, form.note.data or "", form.content_hash.data
+        )
+    except Conflict as conflict:
+        if conflict.reason == "propose":
+            flash("To ask for a change to what is in force, please propose the change.")
+            return redirect(
+                url_for("agreements.change", ledger_id=ledger_id, agreement_id=agreement_id)
+            )
+        # A visible conflict, with what was typed still in the form.
+        return render_agreement(
+            agreement, 409, answer_form=form, notice=ANSWER_CONFLICTS[conflict.reason]
+        )
+    flash(ANSWER_FLASHES[form.decision.data])
+    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/withdraw-answer")
+@login_required
+def withdraw_answer(ledger_id, agreement_id, number):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_agreement(agreement, form.status, confirm_form=form)
+    try:
+        agreement.withdraw_answer(me(), number)
+    except Conflict:
+        notice = "Your answer can't be taken back now: everyone has answered, or it changed."
+        return render_agreement(agreement, 409, notice=notice)
+    flash("Your answer is withdrawn. You can answer again.")
+    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/withdraw")
+@login_required
+def withdraw_proposal(ledger_id, agreement_id, number):
+    agreement = agreement_for(me(), ledger_id, agreement_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_agreement(agreement, form.status, confirm_form=form)
+    try:
+        agreement.withdraw_proposal(me(), number)
+    except Conflict:
+        notice = "It came into force or changed just before you withdrew it. Please look again."
+        return render_agreement(agreement, 409, notice=notice)
+    flash("Your proposal is withdrawn.")
+    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.get("/activity")
+@login_required
+def activity(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    return render_template(
+        "agreements/activity.html", ledger=ledger, events=Activity.recent(ledger.id, limit=100)
+    )
+
+
+@bp.get("/print")
+@login_required
+def print_view(ledger_id):
+    ledger = ledger_for(me(), ledger_id)
+    in_force, memberships = StoredState.in_ledger(ledger.id, utcnow(), in_force_only=True)
+    return render_template(
+        "agreements/print.html",
+        ledger=ledger,
+        in_force=in_force,
+        names=names(memberships),
+        labels={kind: field_labels(kind) for kind in KINDS},
+        readable=readable,
+        kinds=KINDS,
+        now=utcnow(),
+    )
