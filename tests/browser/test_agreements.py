@@ -253,8 +253,8 @@ def test_partners_agree_on_a_pause_signal_after_a_change(browse, phone, desktop)
     expect(sam.get_by_role("heading", level=1)).to_have_text(
         "What changed from revision 1 to revision 2"
     )
-    expect(sam.get_by_label("From")).to_have_value("1")
-    expect(sam.get_by_label("to", exact=True)).to_have_value("2")
+    expect(sam.get_by_label("From revision")).to_have_value("1")
+    expect(sam.get_by_label("to revision", exact=True)).to_have_value("2")
     minutes = described(sam, MINUTES)
     # Screen readers hear "[removed: 20]" and "[added: 30]"; eyes see 20 and 30.
     expect(minutes.locator("del")).to_have_text("[removed: 20]")
