@@ -530,19 +530,54 @@ def test_query_budget_does_not_grow_with_revisions(app, couple):
     assert counts[0] == counts[1]
 
 
-def test_states_are_derived_not_stored(app, couple):
-    """The agreement row has no state column: it is computed from the history."""
-    columns = {f.name for f in Agreement._meta.sorted_fields}
-    assert not columns & {"state", "status", "in_force"}
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ["accept"],
+        ["change"],
+        ["accept", "propose change"],
+        ["accept", "propose change", "take back"],
+        ["accept", "retire", "accept retire"],
+        ["withdraw"],
+    ],
+)
+def test_the_stored_state_is_written_with_each_write_and_equals_the_replay(app, couple, steps):
+    """The state is stored in the same transaction as each write, and is what
+    the replay of the history gives (the one definition of what it means)."""
     sam, alex, ledger_id = couple
     path = propose(sam, ledger_id)
-    answer(alex, path, 1)
+    for step in steps:
+        if step in ("accept", "change"):
+            answer(alex, path, 1, decision=step, note="Not Sundays" if step == "change" else "")
+        elif step == "propose change":
+            post_form(
+                sam, f"{path}/change", {"title": "t", "text": "x", "base": "1", "action": "propose"}
+            )
+        elif step == "take back":
+            answer(alex, path, 2, decision="change", note="No")
+            # Everyone has answered: taking it back is a visible conflict.
+            page = f"/ledgers/{ledger_id}/agreements/new/general"
+            response = post_form(alex, f"{path}/revisions/2/withdraw-answer", {}, page=page)
+            assert response.status_code == 409
+        elif step == "retire":
+            post_form(sam, f"{path}/retire", {"reason": "done", "base": "1"})
+        elif step == "accept retire":
+            answer(alex, path, 2)
+        elif step == "withdraw":
+            post_form(sam, f"{path}/revisions/1/withdraw", {}, page=path)
+    label = state_text(sam, path)
     with app.app_context():
-        from ledger.models.agreements import load_states
+        from ledger.models.agreements import StoredState, Waiting, load_states
 
-        agreements = list(Agreement.select())
-        states, _ = load_states(ledger_id, agreements, utcnow())
-        assert states[agreements[0].id].label == "in force"
+        agreement = Agreement.get()
+        states, memberships = load_states(ledger_id, [agreement], utcnow())
+        replay = states[agreement.id]
+        stored = StoredState.get(StoredState.agreement == agreement.id)
+        partners = [m.user_id for m in memberships if m.left_at is None]
+        values, waiting = replay.stored(partners)
+        assert stored.derived() == values
+        assert sorted(w.user_id for w in Waiting.select()) == waiting
+        assert stored.label == label
 
 
 def test_a_change_request_makes_it_the_authors_turn(couple):
