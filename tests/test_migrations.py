@@ -237,6 +237,12 @@ def seed_0007(database):
     )
 
 
+def seed_0011(database):
+    """Rows valid right after 0011_submissions: the agreement names the form
+    that proposed it."""
+    database.execute_sql("UPDATE agreement SET submission = 'AbCdEfGhIjKlMnOpQrStUv'")
+
+
 #: After which migration to seed rows, and how. Add one per migration.
 SEEDS = {
     "0001_accounts": seed_0001,
@@ -246,6 +252,7 @@ SEEDS = {
     "0005_pause_together": seed_0005,
     "0006_known_devices": seed_0006,
     "0007_agreement_state": seed_0007,
+    "0011_submissions": seed_0011,
 }
 
 

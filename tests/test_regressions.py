@@ -1,5 +1,8 @@
 """Bugs found in review, each with the test that failed before its fix."""
 
+import re
+import threading
+
 import pytest
 
 from ledger.db import utcnow
@@ -17,6 +20,7 @@ from ledger.models import (
 from .helpers import (
     AuthActions,
     answer,
+    csrf_token,
     invite,
     person,
     post_form,
@@ -266,3 +270,43 @@ def test_the_limits_live_in_the_configuration():
 
     assert Config.MAX_DRAFTS_PER_PARTNER == 100
     assert Config.MAX_AGREEMENTS_PER_LEDGER == 1000
+
+
+def test_one_form_sent_five_times_at_once_proposes_once(app, couple):
+    """A double tap, a retry, five requests at once: one form, one agreement."""
+    sam, _, ledger_id = couple
+    url = f"/ledgers/{ledger_id}/agreements/new/general"
+    page = sam.get(url).get_data(as_text=True)
+    submission = re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
+    data = {
+        "csrf_token": csrf_token(sam, url),
+        "title": "Once",
+        "text": "Only once.",
+        "submission": submission,
+        "action": "propose",
+    }
+    clients = [sam] + [app.test_client() for _ in range(4)]
+    cookie = sam.get_cookie("ledger_session")
+    for client in clients[1:]:
+        client.set_cookie(cookie.key, cookie.value)
+    answers = []
+
+    def send(client):
+        answers.append(client.post(url, data=data))
+
+    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in answers] == [302] * 5
+    assert len({r.headers["Location"] for r in answers}) == 1  # all to the one agreement
+    with app.app_context():
+        assert Agreement.select().count() == 1
+    # A fresh form is a new submission.
+    page = sam.get(url).get_data(as_text=True)
+    fresh = re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
+    assert fresh != submission
+    assert post_form(sam, url, {**data, "submission": fresh}).status_code == 302
+    with app.app_context():
+        assert Agreement.select().count() == 2

@@ -37,7 +37,9 @@ def new(ledger_id, kind):
                 draft = Draft.start(ledger, me(), kind, form.content(), form.reason_text)
                 flash(kept_as_draft(cooling))
                 return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
-            revision = Agreement.propose_new(ledger, me(), kind, form.content(), form.reason_text)
+            revision = Agreement.propose_new(
+                ledger, me(), kind, form.content(), form.reason_text, form.submission.data
+            )
         except LimitReached as limit:
             flash(str(limit))  # on the form below, which keeps what was typed (422)
         else:
@@ -82,7 +84,12 @@ def draft(ledger_id, draft_id):
                 )
             else:
                 revision = Agreement.propose_new(
-                    draft.ledger, me(), draft.kind, form.content(), form.reason_text
+                    draft.ledger,
+                    me(),
+                    draft.kind,
+                    form.content(),
+                    form.reason_text,
+                    form.submission.data,
                 )
         except Conflict:
             return conflict(agreement_for(me(), ledger_id, draft.agreement_id), form)

@@ -1,7 +1,16 @@
 """Forms for the four kinds of agreement, proposals and answers."""
 
+import secrets
+
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from . import BaseForm
@@ -58,6 +67,10 @@ def long_text(label, required=True, max_length=4000, **kwargs):
     return TextAreaField(label, validators=validators, filters=[_strip], **kwargs)
 
 
+def new_submission():
+    return secrets.token_urlsafe(24)
+
+
 def base_field():
     """The revision number a change started from (hidden; 0 for a new agreement)."""
     return IntegerField(
@@ -79,6 +92,15 @@ class ProposalFields(BaseForm):
         description='For example "We said we would write this down after Tuesday."',
     )
     base = base_field()
+    #: One random token per form shown: sending the same form twice (a double
+    #: tap, a retry) proposes one agreement, never two.
+    submission = HiddenField(
+        default=new_submission,
+        validators=[
+            Optional(),
+            Regexp(r"^[A-Za-z0-9_-]{16,64}$", message="This form is damaged; please reload."),
+        ],
+    )
 
     #: Field names that make up the agreement's content, in display order.
     CONTENT = ()

@@ -90,25 +90,35 @@ class Agreement(BaseModel):
     #: The hash chain's head and length: a deleted last link is caught too.
     chain_head = CharField(max_length=64, default="")
     chain_length = IntegerField(default=0)
+    #: The token of the form that proposed it: the same form sent twice
+    #: proposes once (a unique index, migration 0011).
+    submission = CharField(max_length=64, null=True)
 
     @classmethod
     def in_ledger(cls, ledger_id):
         return cls.select().where(cls.ledger == ledger_id).order_by(cls.created_at, cls.id)
 
     @classmethod
-    def propose_new(cls, ledger, user, kind, content, reason):
+    def propose_new(cls, ledger, user, kind, content, reason, submission=None):
         """Create an agreement with its first proposed revision.
 
-        LimitReached, with nothing written, when the ledger already holds
-        MAX_AGREEMENTS_PER_LEDGER agreements in force or proposed.
+        A form's ``submission`` token proposes once: sent again (a double tap,
+        a retry, five at once), it returns the first revision of the agreement
+        that form proposed. LimitReached, with nothing written, when the ledger
+        already holds MAX_AGREEMENTS_PER_LEDGER agreements in force or proposed.
         """
         limit = current_app.config["MAX_AGREEMENTS_PER_LEDGER"]
         with write_transaction():
-            # Two proposals at once must not both take the last place.
+            # Two proposals at once must not both take the last place, nor
+            # both be made from one form: the ledger's lock orders them.
             lock(Ledger.select().where(Ledger.id == ledger)).get()
+            if submission:
+                earlier = cls.get_or_none((cls.submission == submission) & (cls.ledger == ledger))
+                if earlier is not None:
+                    return earlier.revision(1)
             if not cls.room_in(ledger, limit):
                 raise LimitReached(AGREEMENTS_LIMIT.format(limit=limit))
-            agreement = cls.create(ledger=ledger, kind=kind, created_by=user)
+            agreement = cls.create(ledger=ledger, kind=kind, created_by=user, submission=submission)
             return agreement.append_revision(user, "propose", content, reason, base_number=0)
 
     def revision(self, number):
