@@ -553,11 +553,15 @@ def test_changing_the_length_needs_every_partner(app, couple):
 def test_forms_say_up_front_that_cooling_off_is_on(app, couple):
     sam, alex, ledger_id = couple
     path = agreed_signal(sam, alex, ledger_id)
+    pending = propose(alex, ledger_id, title="Before the pause")
     post_form(sam, f"/ledgers/{ledger_id}/pauses", {}, page="/pause")
     for url in (f"/ledgers/{ledger_id}/agreements/new/general", f"{path}/change"):
         page = alex.get(url).get_data(as_text=True)
         assert "agreements made while flooded rarely hold" in page, url
         assert "kept as a private draft until then" in page, url
+    # An answer waits too, and the page says so before anyone writes one.
+    page = sam.get(pending).get_data(as_text=True)
+    assert "You can read it now and answer afterwards." in page
     # A change typed now is kept as a draft titled with what it changes.
     response = post_form(
         alex, f"{path}/change", {**PAUSE, "minimum_minutes": "30", "base": "1", "action": "propose"}
