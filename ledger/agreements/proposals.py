@@ -237,14 +237,12 @@ def retire(ledger_id, agreement_id):
     form = (
         RetireForm(base=state.latest.revision.number) if request.method == "GET" else RetireForm()
     )
+    notice, status = None, form.status
     if form.validate_on_submit():
-        cooling = cooling_message(agreement.ledger)
-        if cooling:
-            flash(cooling)
-            return redirect(
-                url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
-            )
+        notice = cooling_message(agreement.ledger)
         try:
+            if notice:
+                raise Conflict("cooling")
             agreement.append_revision(
                 me(),
                 "retire",
@@ -253,16 +251,19 @@ def retire(ledger_id, agreement_id):
                 form.base.data or -1,
             )
         except Conflict:
-            flash("Someone proposed something on this agreement meanwhile. Please look again.")
+            # A visible conflict, the reason still in the form.
+            notice = notice or "Someone proposed something on this agreement meanwhile."
+            status = 409
+        else:
+            flash("Retiring it is proposed. It stays in force until everyone accepts.")
             return redirect(
                 url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
             )
-        flash("Retiring it is proposed. It stays in force until everyone accepts.")
-        return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
     return render_template(
         "agreements/retire.html",
         ledger=agreement.ledger,
         agreement=agreement,
         state=state,
         form=form,
-    ), form.status
+        notice=notice,
+    ), status
