@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from .consent import derive
 from .db import utcnow
-from .hashchain import consent_payload, link, revision_payload
+from .hashchain import consent_payload, link, reaffirmation_payload, revision_payload
 from .models.accounts import User
 from .models.agreements import (
     Agreement,
     Consent,
+    Reaffirmation,
     Revision,
     StoredState,
     Waiting,
@@ -61,16 +62,23 @@ class Drifted:
         )
 
 
-def verify_agreement(agreement, revisions, consents, users):
+def verify_agreement(agreement, revisions, consents, users, reaffirmations=()):
     """Check one agreement's chain; return (position, reason) or None."""
     by_uuid = {r.id: r.uuid for r in revisions}
-    rows = sorted(revisions + consents, key=lambda r: (r.chain_seq, isinstance(r, Consent)))
+    rows = sorted(
+        revisions + consents + list(reaffirmations),
+        key=lambda r: (r.chain_seq, not isinstance(r, Revision)),
+    )
     head = ""
     for position, row in enumerate(rows, start=1):
         if row.chain_seq != position:
             return position, f"expected link {position}, found link {row.chain_seq} here"
         if isinstance(row, Revision):
             data = revision_payload(row, agreement.uuid, users[row.author_id])
+        elif isinstance(row, Reaffirmation):
+            data = reaffirmation_payload(
+                row, agreement.uuid, by_uuid.get(row.revision_id), row.partner_uuids
+            )
         else:
             data = consent_payload(
                 row, agreement.uuid, users[row.user_id], by_uuid.get(row.revision_id)
@@ -87,12 +95,13 @@ def verify_agreement(agreement, revisions, consents, users):
     return None
 
 
-def compare_state(stored, waiting, state, partners):
+def compare_state(stored, waiting, state, partners, zone_name="UTC"):
     """Return (field, stored, replayed) for the first difference, or None."""
     values, replayed_waiting = state.stored(partners)
+    values.update(state.review_stored(zone_name))
     if stored is None:
         return "state", None, values["label"]
-    mine = stored.derived()
+    mine = {**stored.derived(), **stored.reviewed()}
     for name, value in values.items():
         if mine[name] != value:
             return name, mine[name], value
@@ -124,17 +133,21 @@ def verify_all(now=None):
         ids = [a.id for a in batch]
         ledger_ids = sorted({a.ledger_id for a in batch})
         revisions, consents = {i: [] for i in ids}, {i: [] for i in ids}
+        kept = {i: [] for i in ids}
         for revision in Revision.select().where(Revision.agreement.in_(ids)):
             revisions[revision.agreement_id].append(revision)
         for consent in Consent.select().where(Consent.agreement.in_(ids)):
             consents[consent.agreement_id].append(consent)
+        for row in Reaffirmation.select().where(Reaffirmation.agreement.in_(ids)):
+            kept[row.agreement_id].append(row)
         user_ids = {r.author_id for rs in revisions.values() for r in rs}
         user_ids |= {c.user_id for cs in consents.values() for c in cs}
         users = {u.id: u.uuid for u in User.select(User.id, User.uuid).where(User.id.in_(user_ids))}
-        ledgers = {
-            lg.id: lg.name
-            for lg in Ledger.select(Ledger.id, Ledger.name).where(Ledger.id.in_(ledger_ids))
-        }
+        ledgers, zones = {}, {}
+        for lg in Ledger.select(Ledger.id, Ledger.name, Ledger.time_zone).where(
+            Ledger.id.in_(ledger_ids)
+        ):
+            ledgers[lg.id], zones[lg.id] = lg.name, lg.time_zone
         memberships = {i: [] for i in ledger_ids}
         for m in Membership.select().where(Membership.ledger.in_(ledger_ids)):
             memberships[m.ledger_id].append(m)
@@ -147,18 +160,30 @@ def verify_all(now=None):
         for agreement in batch:
             name = ledgers[agreement.ledger_id]
             found = verify_agreement(
-                agreement, revisions[agreement.id], consents[agreement.id], users
+                agreement,
+                revisions[agreement.id],
+                consents[agreement.id],
+                users,
+                kept[agreement.id],
             )
             if found is not None:
                 return checked, links, Broken(agreement, name, *found)
             if revisions[agreement.id]:
                 ledger_memberships = memberships[agreement.ledger_id]
                 state = derive(
-                    revisions[agreement.id], consents[agreement.id], ledger_memberships, now
+                    revisions[agreement.id],
+                    consents[agreement.id],
+                    ledger_memberships,
+                    now,
+                    kept[agreement.id],
                 )
                 partners = [m.user_id for m in ledger_memberships if m.left_at is None]
                 drift = compare_state(
-                    stored.get(agreement.id), waiting[agreement.id], state, partners
+                    stored.get(agreement.id),
+                    waiting[agreement.id],
+                    state,
+                    partners,
+                    zones[agreement.ledger_id],
                 )
                 if drift is not None:
                     return checked, links, Drifted(agreement, name, *drift)

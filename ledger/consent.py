@@ -16,6 +16,8 @@ Rules:
 
 from dataclasses import dataclass, field
 
+from .cadence import next_review
+
 ACCEPTING = ("accept", "concern")
 
 
@@ -57,6 +59,10 @@ class AgreementState:
     in_force: RevisionState = None
     pending: RevisionState = None
     retired: RevisionState = None
+    #: When a review last kept the revision in force (every partner: "keep").
+    reaffirmed_at: object = None
+    #: The date it is next revisited (stored; pages read it from there).
+    next_review: object = None
 
     @property
     def label(self):
@@ -144,6 +150,25 @@ class AgreementState:
         }
         return values, sorted(u for u in partner_ids if self.waits_for(u))
 
+    @property
+    def reviewed_at(self):
+        """When what is in force was last settled: it came into force, or a
+        review reaffirmed it. The next review counts from here."""
+        if self.in_force_now is None:
+            return None
+        return self.reaffirmed_at or self.in_force.in_force_at
+
+    def review_stored(self, zone_name):
+        """The stored review columns: when it was last settled and the date
+        it is next revisited (in the ledger's zone), or None for both when
+        nothing is in force. A trial's end counts until a review settles it."""
+        since = self.reviewed_at
+        if since is None:
+            return {"reviewed_at": None, "next_review": None}
+        content = self.in_force.revision.fields
+        due = next_review(content, since, zone_name, trial_open=self.reaffirmed_at is None)
+        return {"reviewed_at": since, "next_review": due}
+
     def proposal_by(self, user_id):
         """The pending proposal, if this partner wrote it (they may withdraw it)."""
         rs = self.pending
@@ -179,8 +204,9 @@ def _effective(consents, moment):
     return answers
 
 
-def derive(revisions, consents, memberships, now):
-    """Return the AgreementState of one agreement."""
+def derive(revisions, consents, memberships, now, reaffirmations=()):
+    """Return the AgreementState of one agreement (``reaffirmations``: the
+    reviews that kept a revision, each with ``revision_id`` and ``created_at``)."""
     by_revision = {}
     for consent in sorted(consents, key=lambda c: (c.created_at, c.seq, c.id or 0)):
         by_revision.setdefault(consent.revision_id, []).append(consent)
@@ -237,6 +263,13 @@ def derive(revisions, consents, memberships, now):
         state.revisions.append(rs)
     if state.retired and state.in_force:
         state.in_force.status = "was in force"
+    if state.in_force_now is not None:
+        kept = [
+            r.created_at
+            for r in reaffirmations
+            if r.revision_id == state.in_force.revision.id and r.created_at <= now
+        ]
+        state.reaffirmed_at = max(kept, default=None)
     return state
 
 
@@ -261,7 +294,10 @@ def rebuild(stored, revisions, consents, memberships, now):
         return rs
 
     retired = stored.label == "retired"
-    state = AgreementState(revisions=[])
+    state = AgreementState(revisions=[], next_review=getattr(stored, "next_review", None))
+    reviewed = getattr(stored, "reviewed_at", None)
+    if reviewed is not None and reviewed != stored.in_force_since:
+        state.reaffirmed_at = reviewed
     if stored.in_force_id is not None:
         state.in_force = revision_state(
             revisions[stored.in_force_id],

@@ -58,6 +58,21 @@ def consent_payload(consent, agreement_uuid, user_uuid, revision_uuid):
     }
 
 
+def reaffirmation_payload(reaffirmation, agreement_uuid, revision_uuid, partner_uuids):
+    """The dict a reaffirmation (every partner chose "keep" in a review)
+    contributes to its agreement's chain: the revision kept, its words' hash,
+    and who kept it."""
+    return {
+        "type": "reaffirmation",
+        "agreement": str(agreement_uuid),
+        "uuid": str(reaffirmation.uuid),
+        "revision": str(revision_uuid),
+        "content_hash": reaffirmation.content_hash,
+        "partners": sorted(str(u) for u in partner_uuids),
+        "created_at": timestamp(reaffirmation.created_at),
+    }
+
+
 def link(previous, data):
     """Return the next chain hash after ``previous`` for ``data``."""
     return hashlib.sha256(previous.encode() + b"\n" + canonical_json(data).encode()).hexdigest()

@@ -1,4 +1,5 @@
-"""Database triggers that refuse UPDATE and DELETE of revisions and consents.
+"""Database triggers that refuse UPDATE and DELETE of revisions, consents and
+reaffirmations (the links of every agreement's hash chain).
 
 Both engines get them. A DELETE is allowed only once the row's agreement is
 gone, so deleting a whole ledger (which cascades to its agreements) remains
@@ -8,7 +9,7 @@ Migrations that rebuild these tables drop and recreate the triggers.
 
 from .db import is_sqlite
 
-APPEND_ONLY = ("revision", "consent")
+APPEND_ONLY = ("revision", "consent", "reaffirmation")
 
 _SQLITE = [
     """CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
@@ -36,22 +37,28 @@ FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
 """
 
 
+def _present(database):
+    """The append-only tables that exist (an early migration runs before the
+    later ones create theirs)."""
+    return [table for table in APPEND_ONLY if database.table_exists(table)]
+
+
 def install(database):
     """Create the append-only triggers (idempotent)."""
     remove(database)
     if is_sqlite(database):
-        for table in APPEND_ONLY:
+        for table in _present(database):
             for statement in _SQLITE:
                 database.execute_sql(statement.format(table=table))
         return
     database.execute_sql(_POSTGRES_FUNCTION)
-    for table in APPEND_ONLY:
+    for table in _present(database):
         database.execute_sql(_POSTGRES.format(table=table))
 
 
 def remove(database):
     """Drop the triggers, for a migration that rebuilds these tables."""
-    for table in APPEND_ONLY:
+    for table in _present(database):
         if is_sqlite(database):
             database.execute_sql(f"DROP TRIGGER IF EXISTS {table}_no_update")
             database.execute_sql(f"DROP TRIGGER IF EXISTS {table}_no_delete")

@@ -15,10 +15,12 @@ TRIGGERS = {
     "sqlite": [
         "consent_no_delete",
         "consent_no_update",
+        "reaffirmation_no_delete",
+        "reaffirmation_no_update",
         "revision_no_delete",
         "revision_no_update",
     ],
-    "postgres": ["consent_append_only", "revision_append_only"],
+    "postgres": ["consent_append_only", "reaffirmation_append_only", "revision_append_only"],
 }
 
 

@@ -243,6 +243,33 @@ def seed_0011(database):
     database.execute_sql("UPDATE agreement SET submission = 'AbCdEfGhIjKlMnOpQrStUv'")
 
 
+def seed_0010(database):
+    """Rows valid right after 0010_reviews: a review of the seeded agreement
+    with one answer, and a calendar feed."""
+    sam, alex = (r[0] for r in database.execute_sql("SELECT id FROM user_account ORDER BY id"))
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    agreement = database.execute_sql("SELECT id FROM agreement").fetchone()[0]
+    revision = database.execute_sql("SELECT MIN(id) FROM revision").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO review (ledger_id, started_by_id, started_at, scope) VALUES "
+        f"({ledger}, {sam}, '2026-04-06 10:00:00', 'due')"
+    )
+    review = database.execute_sql("SELECT id FROM review").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO reviewitem (review_id, agreement_id, revision_id, since, due_on, position) "
+        f"VALUES ({review}, {agreement}, {revision}, '2026-01-05 10:00:00', '2026-04-05', 1)"
+    )
+    item = database.execute_sql("SELECT id FROM reviewitem").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO reviewanswer (item_id, user_id, choice, note, created_at) VALUES "
+        f"({item}, {alex}, 'keep', 'It helps', '2026-04-06 10:05:00')"
+    )
+    database.execute_sql(
+        "INSERT INTO calendarfeed (user_id, token_hash, created_at) VALUES "
+        f"({sam}, 'feed', '2026-04-06 10:00:00')"
+    )
+
+
 #: After which migration to seed rows, and how. Add one per migration.
 SEEDS = {
     "0001_accounts": seed_0001,
@@ -252,6 +279,7 @@ SEEDS = {
     "0005_pause_together": seed_0005,
     "0006_known_devices": seed_0006,
     "0007_agreement_state": seed_0007,
+    "0010_reviews": seed_0010,
     "0011_submissions": seed_0011,
 }
 

@@ -1,8 +1,17 @@
 """Forms for the four kinds of agreement, proposals and answers."""
 
 import secrets
+from datetime import date, timedelta
 
-from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
     InputRequired,
     Length,
@@ -13,6 +22,8 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
+from ..cadence import CADENCES, DEFAULT, MAX_WEEKS, MIN_WEEKS, describe
+from ..db import utcnow
 from . import BaseForm
 
 WHERE = {
@@ -82,9 +93,36 @@ def base_field():
     )
 
 
-class ProposalFields(BaseForm):
-    """What every proposal carries besides its content."""
+#: A trial ends at most this far ahead: "for now" is not for ever.
+LONGEST_TRIAL = timedelta(days=2 * 366)
 
+
+class ProposalFields(BaseForm):
+    """What every proposal carries besides its content: why, and (part of the
+    content, in every kind) when it is revisited."""
+
+    review_every = SelectField(
+        "How often we revisit it",
+        choices=CADENCES,
+        default=DEFAULT,
+        description="When it is due, Ledger walks you both through it: keep, change or retire.",
+    )
+    review_weeks = IntegerField(
+        "If every few weeks: how many weeks",
+        validators=[
+            Optional(),
+            NumberRange(
+                min=MIN_WEEKS,
+                max=MAX_WEEKS,
+                message=f"Please choose between {MIN_WEEKS} and {MAX_WEEKS} weeks.",
+            ),
+        ],
+    )
+    trial_until = DateField(
+        "A trial until (optional)",
+        validators=[Optional()],
+        description="Good enough for now, safe enough to try: on this date it comes up for review.",
+    )
     reason = long_text(
         "Why (a short reason your partners will see)",
         required=False,
@@ -104,10 +142,43 @@ class ProposalFields(BaseForm):
 
     #: Field names that make up the agreement's content, in display order.
     CONTENT = ()
+    #: The content fields about revisiting it, shown after the kind's own.
+    REVIEW = ("review_every", "review_weeks", "trial_until")
 
     def content(self):
-        """The agreement's content as a plain dict ("" for what was left empty)."""
-        return {name: "" if self[name].data is None else self[name].data for name in self.CONTENT}
+        """The agreement's content as a plain dict ("" for what was left empty).
+
+        The review fields are left out at their defaults (quarterly, no
+        trial), so content written before they existed reads the same.
+        """
+        content = {
+            name: "" if self[name].data is None else self[name].data for name in self.CONTENT
+        }
+        if self.review_every.data != DEFAULT:
+            content["review_every"] = self.review_every.data
+        if self.review_every.data == "weeks":
+            content["review_weeks"] = self.review_weeks.data
+        if self.trial_until.data:
+            content["trial_until"] = self.trial_until.data.isoformat()
+        return content
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        weeks = self.review_weeks
+        if self.review_every.data == "weeks" and not weeks.errors and weeks.data is None:
+            weeks.errors = ["Please say every how many weeks."]
+            valid = False
+        trial = self.trial_until.data
+        if trial and not self.trial_until.errors:
+            today = utcnow().date()
+            # A day of grace: the ledger's zone may be a day behind UTC.
+            if trial < today - timedelta(days=1):
+                self.trial_until.errors = ["Please choose a date that has not passed yet."]
+                valid = False
+            elif trial > today + LONGEST_TRIAL:
+                self.trial_until.errors = ["Please choose a date within the next two years."]
+                valid = False
+        return valid
 
     @property
     def reason_text(self):
@@ -208,14 +279,51 @@ FORMS = {
     "general": GeneralForm,
 }
 
+
+class DayLabels:
+    """Reads a stored ISO date ("2027-02-14") as "14 February 2027"."""
+
+    def get(self, value, default=None):
+        try:
+            return date.fromisoformat(value).strftime("%-d %B %Y")
+        except (TypeError, ValueError):
+            return default
+
+
+class CadenceLabels:
+    """Reads a stored cadence as words ("weeks" alone says nothing)."""
+
+    def get(self, value, default=None):
+        return CADENCES.get(value, default) if value != "weeks" else "Every few weeks"
+
+
 #: Labels of stored values, for reading an agreement back.
-CHOICE_LABELS = {"where": WHERE, "area": AREAS}
+CHOICE_LABELS = {
+    "where": WHERE,
+    "area": AREAS,
+    "review_every": CadenceLabels(),
+    "trial_until": DayLabels(),
+}
+
+#: How the review fields read on an agreement's page, in its diff and print.
+REVIEW_LABELS = [
+    ("review_every", "Revisited"),
+    ("review_weeks", "Every how many weeks"),
+    ("trial_until", "A trial until"),
+]
 
 
 def field_labels(kind):
-    """Return [(name, label)] of a kind's content fields, in order."""
+    """Return [(name, label)] of a kind's content fields, in order, then the
+    review fields."""
     form_class = FORMS[kind]
-    return [(name, getattr(form_class, name).args[0]) for name in form_class.CONTENT]
+    own = [(name, getattr(form_class, name).args[0]) for name in form_class.CONTENT]
+    return own + REVIEW_LABELS
+
+
+def cadence_words(content):
+    """The cadence of an agreement's content in words."""
+    return describe(content)
 
 
 class AnswerForm(BaseForm):

@@ -9,6 +9,7 @@ from .agreements import (
     Conflict,
     Consent,
     Draft,
+    Reaffirmation,
     Revision,
     StoredState,
     Waiting,
@@ -16,6 +17,7 @@ from .agreements import (
 from .base import BaseModel, email_key, new_token, token_hash
 from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
 from .pause import AgendaItem, CoolingOffConfirmation, CoolingOffRequest, PauseLog
+from .reviews import CalendarFeed, Review, ReviewAnswer, ReviewItem
 
 #: Every table, in dependency order.
 MODELS = [
@@ -40,10 +42,20 @@ MODELS = [
     CoolingOffRequest,
     CoolingOffConfirmation,
     AgendaItem,
+    Reaffirmation,
+    Review,
+    ReviewItem,
+    ReviewAnswer,
+    CalendarFeed,
 ]
 
 __all__ = [
     "AgendaItem",
+    "CalendarFeed",
+    "Reaffirmation",
+    "Review",
+    "ReviewAnswer",
+    "ReviewItem",
     "CoolingOffConfirmation",
     "CoolingOffRequest",
     "PauseLog",

@@ -11,6 +11,7 @@ or a change of who is a partner. Pages read the stored state and never load a
 history; ``flask --app ledger verify`` proves it against a fresh replay.
 """
 
+import datetime
 import json
 import uuid
 
@@ -20,6 +21,7 @@ from peewee import (
     BooleanField,
     CharField,
     CompositeKey,
+    DateField,
     ForeignKeyField,
     IntegerField,
     IntegrityError,
@@ -35,6 +37,7 @@ from ..hashchain import (
     consent_payload,
     content_hash,
     link,
+    reaffirmation_payload,
     revision_payload,
 )
 from .accounts import User
@@ -284,6 +287,34 @@ class Agreement(BaseModel):
             refresh_states(self.ledger_id, [head], now)
         return consent
 
+    def reaffirm(self, revision_id, partners, now):
+        """Record that a review kept revision ``revision_id`` as it is (every
+        partner in ``partners`` chose "keep"): a dated link of the hash chain,
+        from which the next review counts. Conflict when that revision is no
+        longer the one in force, or a change is pending (it is the review)."""
+        with write_transaction():
+            head = lock(Agreement.select().where(Agreement.id == self.id)).get()
+            states, _ = load_states(self.ledger_id, [head], now)
+            state = states.get(self.id)
+            if (
+                state is None
+                or state.in_force_now is None
+                or state.pending is not None
+                or state.in_force.revision.id != revision_id
+            ):
+                raise Conflict()
+            revision = state.in_force.revision
+            row = Reaffirmation(
+                agreement=self.id,
+                revision=revision,
+                content_hash=revision.content_hash,
+                partners=canonical_json(sorted(str(u.uuid) for u in partners)),
+                created_at=now,
+            )
+            head.append_links([row])
+            refresh_states(self.ledger_id, [head], now)
+        return row
+
     def append_links(self, rows):
         """Insert ``rows`` as the next links of this agreement's chain.
 
@@ -384,6 +415,45 @@ class Consent(BaseModel):
         return not (self.seq == 1 and self.user_id == self.revision.author_id)
 
 
+class Reaffirmation(BaseModel):
+    """A review kept an agreement as it is: every partner chose "keep".
+
+    Append-only, and a link of the agreement's hash chain like its revisions
+    and answers; the next review date counts from the latest one.
+    """
+
+    id = AutoField()
+    uuid = UUIDField(unique=True, default=uuid.uuid4)
+    agreement = ForeignKeyField(Agreement, backref="+", on_delete="CASCADE")
+    revision = ForeignKeyField(Revision, backref="+", on_delete="CASCADE")
+    #: SHA-256 of the words kept (the revision's own).
+    content_hash = CharField(max_length=64)
+    #: Canonical JSON list of the UUIDs of the partners who kept it.
+    partners = TextField()
+    created_at = UTCDateTimeField(default=utcnow)
+    chain_seq = IntegerField()
+    chain_hash = CharField(max_length=64)
+
+    #: A reaffirmation shows in reviews and in the history, not in the activity.
+    is_news = False
+
+    @property
+    def partner_uuids(self):
+        return json.loads(self.partners)
+
+    def chain_payload(self, agreement_uuid):
+        return reaffirmation_payload(self, agreement_uuid, self.revision.uuid, self.partner_uuids)
+
+    @classmethod
+    def of(cls, agreement_id):
+        """An agreement's reaffirmations, newest first."""
+        return (
+            cls.select()
+            .where(cls.agreement == agreement_id)
+            .order_by(cls.created_at.desc(), cls.id.desc())
+        )
+
+
 class Draft(BaseModel):
     """A private draft, visible only to its author, outside the history."""
 
@@ -455,11 +525,19 @@ class StoredState(BaseModel):
     pending = ForeignKeyField(Revision, null=True, backref="+", on_delete="CASCADE")
     change_requested = BooleanField(default=False)
     retired_at = UTCDateTimeField(null=True)
+    #: When what is in force came into force or was last reaffirmed, and the
+    #: date (in the ledger's zone) it is next revisited; None unless in force.
+    reviewed_at = UTCDateTimeField(null=True)
+    next_review = DateField(null=True)
     updated_at = UTCDateTimeField(default=utcnow)
 
     class Meta:
         table_name = "agreementstate"
-        indexes = ((("ledger", "kind"), False),)
+        indexes = (
+            (("ledger", "kind"), False),
+            (("ledger", "next_review"), False),
+            (("label", "next_review"), False),
+        )
 
     #: The columns that the replay decides (everything but the keys and time).
     DERIVED = (
@@ -472,6 +550,9 @@ class StoredState(BaseModel):
         "change_requested",
         "retired_at",
     )
+    #: The review columns the replay decides with the ledger's time zone
+    #: (``consent.AgreementState.review_stored``).
+    REVIEWED = ("reviewed_at", "next_review")
 
     @property
     def retired(self):
@@ -499,6 +580,48 @@ class StoredState(BaseModel):
         consents = list(Consent.select().where(Consent.revision.in_(list(revisions))))
         memberships = list(Membership.of_ledger(agreement.ledger_id))
         return rebuild(stored, revisions, consents, memberships, now), memberships
+
+    @property
+    def due(self):
+        """True while in force, with no change pending, and a next review date."""
+        return self.label == "in force" and self.next_review is not None
+
+    @classmethod
+    def due_count(cls, ledger_id, today):
+        """How many agreements of a ledger are due for review by ``today``
+        (in force, no change pending): one indexed count."""
+        return (
+            cls.select()
+            .where(
+                (cls.ledger == ledger_id) & (cls.label == "in force") & (cls.next_review <= today)
+            )
+            .count()
+        )
+
+    @classmethod
+    def due_in(cls, ledger_ids, today=None):
+        """The stored states of agreements due (by ``today``; any date when
+        None), with their agreements, soonest first: one indexed query."""
+        where = cls.ledger.in_(ledger_ids) & (cls.label == "in force")
+        where &= cls.next_review.is_null(False)
+        if today is not None:
+            where &= cls.next_review <= today
+        return cls.select(cls, Agreement).join(Agreement).where(where)
+
+    @classmethod
+    def due_in_any(cls, now):
+        """Every agreement in force with no change pending whose next review
+        date has come in some time zone by ``now`` (a day of margin: each
+        ledger's own today is checked by the caller), with its agreement and
+        ledger: one indexed query."""
+        latest = (now + datetime.timedelta(days=1)).date()
+        return (
+            cls.select(cls, Agreement, Ledger)
+            .join(Agreement)
+            .switch(cls)
+            .join(Ledger)
+            .where((cls.label == "in force") & (cls.next_review <= latest))
+        )
 
     @classmethod
     def signals_in(cls, ledger_ids):
@@ -575,6 +698,10 @@ class StoredState(BaseModel):
             )
             for name in self.DERIVED
         }
+
+    def reviewed(self):
+        """The review columns, as stored."""
+        return {name: getattr(self, name) for name in self.REVIEWED}
 
 
 class Activity(BaseModel):
@@ -661,14 +788,19 @@ def load_states(ledger_id, agreements, now):
     """
     ids = [agreement.id for agreement in agreements]
     revisions, consents = {i: [] for i in ids}, {i: [] for i in ids}
+    kept = {i: [] for i in ids}
     for revision in Revision.select().where(Revision.agreement.in_(ids)):
         revisions[revision.agreement_id].append(revision)
     for consent in Consent.select().where(Consent.agreement.in_(ids)):
         consents[consent.agreement_id].append(consent)
+    for row in Reaffirmation.select().where(Reaffirmation.agreement.in_(ids)):
+        kept[row.agreement_id].append(row)
     memberships = list(
         Membership.select(Membership, User).join(User).where(Membership.ledger == ledger_id)
     )
-    states = {i: derive(revisions[i], consents[i], memberships, now) for i in ids if revisions[i]}
+    states = {
+        i: derive(revisions[i], consents[i], memberships, now, kept[i]) for i in ids if revisions[i]
+    }
     return states, memberships
 
 
@@ -676,10 +808,12 @@ def refresh_states(ledger_id, agreements, now):
     """Store the replayed state of these agreements (inside the write's transaction)."""
     states, memberships = load_states(ledger_id, agreements, now)
     partners = [m.user_id for m in memberships if m.left_at is None]
+    zone_name = Ledger.select(Ledger.time_zone).where(Ledger.id == ledger_id).scalar()
     for agreement in agreements:
         if agreement.id not in states:
             continue
         values, waiting = states[agreement.id].stored(partners)
+        values.update(states[agreement.id].review_stored(zone_name))
         (
             StoredState.insert(
                 agreement=agreement.id,
