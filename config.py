@@ -57,6 +57,30 @@ class Config:
     REMEMBER_ABSOLUTE = timedelta(days=90)
     RESET_LINK_LIFETIME = timedelta(hours=1)
 
+    #: Email. No host: Ledger sends nothing (``send-reminders`` prints what it
+    #: would send) and accounts keep working without email. SMTP_SECURITY is
+    #: "starttls" (upgrade a plain connection, usually port 587), "tls"
+    #: (TLS from the start, usually port 465) or "none" (only for a relay on
+    #: the same machine).
+    SMTP_HOST = os.environ.get("LEDGER_SMTP_HOST") or None
+    #: None: 587 for starttls, 465 for tls, 25 for none.
+    SMTP_PORT = os.environ.get("LEDGER_SMTP_PORT") or None
+    SMTP_SECURITY = os.environ.get("LEDGER_SMTP_SECURITY", "starttls")
+    SMTP_USER = os.environ.get("LEDGER_SMTP_USER") or None
+    SMTP_PASSWORD = os.environ.get("LEDGER_SMTP_PASSWORD") or None
+    #: The sender, e.g. "Ledger <ledger@example.org>".
+    MAIL_FROM = os.environ.get("LEDGER_MAIL_FROM") or None
+    #: Seconds to wait for the mail server before giving up on a connection.
+    SMTP_TIMEOUT = 30
+    #: Links sent to confirm an address (registering, changing one's email).
+    EMAIL_LINK_LIFETIME = timedelta(hours=24)
+    #: At most this many emails with a link (reset, confirm, "you already have
+    #: an account") go to one address per hour, so nobody can fill an inbox.
+    MAIL_LINKS_PER_HOUR = 3
+    #: An email the mail server turned away for now is tried again at the next
+    #: runs, this many times in all.
+    MAIL_MAX_ATTEMPTS = 5
+
     SESSION_COOKIE_NAME = "ledger_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -109,6 +133,8 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
     BASE_URL = "http://ledger.test"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
+    #: Tests that send email start their own server and say so.
+    SMTP_HOST = None
 
 
 CONFIGS = {

@@ -16,11 +16,25 @@ from flask import (
 )
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from . import passwords
+from . import mail, passwords
 from .db import utcnow, write_transaction
 from .forms import time_zone_links
-from .forms.auth import ConfirmForm, LoginForm, RegisterForm, ResetPasswordForm
-from .models import DeviceSession, KnownDevice, LoginFailure, PasswordReset, User
+from .forms.auth import (
+    ConfirmForm,
+    ConfirmRegistrationForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+from .models import (
+    DeviceSession,
+    EmailConfirmation,
+    KnownDevice,
+    LoginFailure,
+    PasswordReset,
+    User,
+)
 from .security import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -37,6 +51,12 @@ REGISTRATION_THROTTLED = (
 #: Every registration attempt counts against the address under this key,
 #: which no real email can have.
 REGISTRATION_KEY = "registration attempt"
+RESET_REQUESTS_THROTTLED = (
+    "There have been many requests for a new password from here. For "
+    "everyone's safety, please wait {minutes} minutes and try again."
+)
+#: Every request for a reset link counts against the address, like registering.
+RESET_REQUEST_KEY = "reset link request"
 
 
 def init_app(app):
@@ -45,6 +65,12 @@ def init_app(app):
     login_manager.session_protection = None  # phones change address often
     app.before_request(ensure_csrf_secret)
     app.after_request(_clear_ended_session)
+
+
+@bp.app_context_processor
+def _email_context():
+    """Pages say how to get a new password: by email where this Ledger sends it."""
+    return {"sends_email": mail.enabled()}
 
 
 def ensure_csrf_secret():
@@ -131,11 +157,21 @@ def register():
     if submitted and count_attempt(REGISTRATION_KEY, by_email=False) is None:
         return throttled_page(REGISTRATION_THROTTLED)
     if submitted and form.validate():
+        password_hash = passwords.hash_password(form.password.data)
+        if mail.enabled():
+            # The same answer whether or not the address has an account; the
+            # email says which (a link to create it, or a note to its owner).
+            mail.after_response(
+                mail.request_registration,
+                form.email.data,
+                form.display_name.data,
+                password_hash,
+                form.time_zone.data,
+                next_url,
+            )
+            return redirect(url_for("auth.check_inbox"))
         user = User.create_account(
-            form.email.data,
-            form.display_name.data,
-            passwords.hash_password(form.password.data),
-            form.time_zone.data,
+            form.email.data, form.display_name.data, password_hash, form.time_zone.data
         )
         if user is not None:
             start_session(user, remember=form.remember.data)
@@ -152,6 +188,56 @@ def register():
         tz_links=json.dumps(time_zone_links(), separators=(",", ":")),
     )
     return page, form.status
+
+
+@bp.get("/register/check-your-inbox")
+def check_inbox():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    return render_template("auth/check_inbox.html")
+
+
+@bp.route("/register/confirm/<token>", methods=("GET", "POST"))
+def confirm_registration(token):
+    confirmation = EmailConfirmation.usable(token, "register", utcnow())
+    if confirmation is None:
+        return render_template("auth/link_invalid.html"), 404
+    if current_user.is_authenticated:
+        flash(
+            f"You're logged in as {current_user.display_name}. To create another "
+            "account, log out first, then open the link again."
+        )
+        return redirect(url_for("home.index"))
+    form = ConfirmRegistrationForm()
+    if form.validate_on_submit():
+        used, user = confirmation.create_account(utcnow())
+        if not used:
+            return render_template("auth/link_invalid.html"), 404
+        if user is None:
+            return render_template("auth/address_taken.html"), 409
+        start_session(user, remember=form.remember.data)
+        flash(f"Welcome, {user.display_name}. Your account is ready.")
+        next_url = safe_next(confirmation.next_url) or url_for("home.index")
+        return remember_device(redirect(next_url), user)
+    page = render_template("auth/confirm_registration.html", form=form, confirmation=confirmation)
+    return page, form.status
+
+
+@bp.route("/forgot-password", methods=("GET", "POST"))
+def forgot_password():
+    if current_user.is_authenticated:
+        return redirect(url_for("settings.account"))
+    if not mail.enabled():
+        return render_template("auth/forgot.html", form=None)
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        if count_attempt(RESET_REQUEST_KEY, by_email=False) is None:
+            return throttled_page(RESET_REQUESTS_THROTTLED)
+        # The same answer whether or not the address has an account.
+        mail.after_response(mail.send_reset_link, form.email.data)
+        return redirect(url_for("auth.forgot_password", sent="1"))
+    sent = request.method == "GET" and request.args.get("sent") == "1"
+    return render_template("auth/forgot.html", form=form, sent=sent), form.status
 
 
 @bp.route("/login", methods=("GET", "POST"))

@@ -1,14 +1,18 @@
-"""The account page: profile, password and signed-in devices."""
+"""The account page: profile, password, reminders and signed-in devices; the
+links sent by email to confirm a new address and to stop a reminder."""
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 from playhouse.flask_utils import get_object_or_404
 
+from . import mail
 from .auth import count_attempt, known_device, remember_device, start_session, throttled_page
-from .db import write_transaction
-from .forms.account import PasswordChangeForm, ProfileForm
+from .db import utcnow, write_transaction
+from .forms.account import PasswordChangeForm, ProfileForm, ReminderForm
 from .forms.auth import ConfirmForm
-from .models import DeviceSession
+from .models import DeviceSession, EmailConfirmation, email_key
+from .models.mail import has_agreement_in_force
+from .security import safe_next
 
 bp = Blueprint("settings", __name__, url_prefix="/account")
 
@@ -23,6 +27,7 @@ def render_account(status=200, **forms):
     forms.setdefault("profile_form", ProfileForm(user=current_user, obj=current_user))
     forms.setdefault("password_form", PasswordChangeForm(user=current_user))
     forms.setdefault("confirm_form", ConfirmForm())
+    forms.setdefault("reminder_form", ReminderForm(formdata=None, obj=current_user))
     devices = DeviceSession.for_user(current_user)
     page = render_template("settings/account.html", devices=devices, **forms)
     return page, status
@@ -49,17 +54,101 @@ def profile():
     valid = form.validate()
     _settle(attempt)
     if valid:
+        # Where this Ledger sends email, a new address is used once a link
+        # sent to it has been opened; until then the old one stays.
+        confirming = mail.enabled() and email_key(form.email.data) != current_user.email_key
         if current_user.update_profile(
-            form.email.data,
+            current_user.email if confirming else form.email.data,
             form.display_name.data,
             form.time_zone.data,
             discreet=form.discreet.data,
             pause_alert=form.pause_alert.data,
         ):
-            flash("Your details are saved.")
+            if confirming:
+                mail.after_response(mail.request_email_change, current_user.id, form.email.data)
+                flash(
+                    f"Your details are saved. To use {form.email.data} for your account, "
+                    f"open the link we are sending there. Until then, {current_user.email} "
+                    "stays your email."
+                )
+            else:
+                flash("Your details are saved.")
             return redirect(url_for("settings.account"))
         form.email.errors.append("This email can't be used for your account.")
     return render_account(form.status, profile_form=form)
+
+
+@bp.post("/reminders")
+@login_required
+def reminders():
+    form = ReminderForm()
+    if not form.validate():
+        return render_account(form.status, reminder_form=form)
+    back = safe_next(form.next.data) or url_for("settings.account")
+    if form.decline.data:
+        current_user.set_reminders(False, False, utcnow())
+        flash("No reminders by email. You can change this on your account page at any time.")
+    else:
+        current_user.set_reminders(form.remind_reviews.data, form.remind_answers.data, utcnow())
+        flash("Your choice of reminders is saved.")
+    return redirect(back)
+
+
+@bp.app_context_processor
+def _reminder_offer():
+    return {"reminder_offer": reminder_offer}
+
+
+def reminder_offer():
+    """The form offering reminders, once a partner's first agreement is in
+    force, until they answer it; else None."""
+    if (
+        not current_user.is_authenticated
+        or current_user.reminders_offered_at is not None
+        or not mail.enabled()
+        or not has_agreement_in_force(current_user.id)
+    ):
+        return None
+    return ReminderForm(formdata=None, next=request.full_path.rstrip("?"))
+
+
+@bp.route("/email/<token>", methods=("GET", "POST"))
+def confirm_email(token):
+    confirmation = EmailConfirmation.usable(token, "change", utcnow())
+    if confirmation is None:
+        return render_template("auth/link_invalid.html"), 404
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        used, saved = confirmation.change_email(utcnow())
+        if not used:
+            return render_template("auth/link_invalid.html"), 404
+        if not saved:
+            return render_template("auth/address_taken.html"), 409
+        flash(f"Your email is now {confirmation.email}.")
+        return redirect(
+            url_for("settings.account" if current_user.is_authenticated else "auth.login")
+        )
+    page = render_template("settings/confirm_email.html", form=form, confirmation=confirmation)
+    return page, form.status
+
+
+@bp.route("/reminders/stop/<token>", methods=("GET", "POST"))
+def stop_reminders(token):
+    found = mail.stop_target(token)
+    if found is None or found[0] is None:
+        return render_template("auth/link_invalid.html", stop_link=True), 404
+    user, kind = found
+    form = ConfirmForm()
+    # A mail app's one-click unsubscribe (RFC 8058) posts without our form;
+    # the signed link itself is what allows it.
+    one_click = request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click"
+    if one_click or form.validate_on_submit():
+        user.stop_reminders(kind)
+        if one_click:
+            return "", 204
+        return redirect(url_for("settings.stop_reminders", token=token))
+    page = render_template("settings/stop_reminders.html", form=form, user=user, kind=kind)
+    return page, form.status
 
 
 @bp.post("/password")
@@ -129,3 +218,4 @@ def _signed_out(message):
     response = redirect(url_for("auth.login"))
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
+

@@ -270,6 +270,34 @@ def seed_0010(database):
     )
 
 
+def seed_0009(database):
+    """Rows valid right after 0009_email: a sent reminder with the item it
+    covered, a queued reset email, a pending registration link, and Sam's
+    reminder choices."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    database.execute_sql(
+        'INSERT INTO outbox ("key", kind, user_id, recipient, recipient_hash, subject, text, '
+        "html, stop_url, created_at, attempts, claimed_at, sent_at, error) VALUES "
+        f"('answers:1:{sam}:x', 'answers', {sam}, '', 'h', '', '', '', '', "
+        "'2026-01-09 10:00:00', 1, '2026-01-09 10:00:01', '2026-01-09 10:00:02', ''), "
+        f"('reset:abc', 'reset', {sam}, 'Sam@Example.org', 'h', 'Ledger: Set a new password', "
+        "'text', '<p>html</p>', '', '2026-01-09 11:00:00', 0, NULL, NULL, '')"
+    )
+    outbox = database.execute_sql("SELECT MIN(id) FROM outbox").fetchone()[0]
+    database.execute_sql(
+        f"INSERT INTO outboxitem (\"key\", outbox_id) VALUES ('waiting:1:1:answer:{sam}', {outbox})"
+    )
+    database.execute_sql(
+        "INSERT INTO emailconfirmation (token_hash, purpose, email, display_name, "
+        "password_hash, time_zone, created_at, expires_at) VALUES ('confirm', 'register', "
+        "'new@example.org', 'New', 'x', 'UTC', '2026-01-09 12:00:00', '2026-01-10 12:00:00')"
+    )
+    database.execute_sql(
+        "UPDATE user_account SET remind_answers = TRUE, "
+        f"reminders_offered_at = '2026-01-09 09:00:00' WHERE id = {sam}"
+    )
+
+
 #: After which migration to seed rows, and how. Add one per migration.
 SEEDS = {
     "0001_accounts": seed_0001,
@@ -279,6 +307,7 @@ SEEDS = {
     "0005_pause_together": seed_0005,
     "0006_known_devices": seed_0006,
     "0007_agreement_state": seed_0007,
+    "0009_email": seed_0009,
     "0010_reviews": seed_0010,
     "0011_submissions": seed_0011,
 }

@@ -1,6 +1,6 @@
 """Forms for the account settings page."""
 
-from wtforms import BooleanField, PasswordField
+from wtforms import BooleanField, HiddenField, PasswordField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from . import BaseForm
@@ -72,3 +72,20 @@ class PasswordChangeForm(BaseForm):
     def validate_new_password(self, field):
         if not field.errors:
             check_strength(field.data, [self.user.email, self.user.display_name])
+
+
+class ReminderForm(BaseForm):
+    """Which reminders to email: each one only when chosen."""
+
+    remind_reviews = BooleanField(
+        "When it is time to revisit our agreements",
+        description="One short email when a review becomes due.",
+    )
+    remind_answers = BooleanField(
+        "When something waits for my answer",
+        description="One short email when a partner proposes something or asks you for a change.",
+    )
+    #: The page to come back to (the offer sits on the dashboard).
+    next = HiddenField(validators=[Length(max=500)])
+    save = SubmitField("Save my choice")
+    decline = SubmitField("No, thank you")

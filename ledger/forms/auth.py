@@ -174,5 +174,15 @@ class ResetPasswordForm(BaseForm):
             check_strength(field.data, [self.user.email, self.user.display_name])
 
 
+class ForgotPasswordForm(BaseForm):
+    email = email_field("The email of your account")
+
+
+class ConfirmRegistrationForm(BaseForm):
+    """The link in the email was opened: create the account on this device."""
+
+    remember = remember_field()
+
+
 class ConfirmForm(BaseForm):
     """A form with nothing but its CSRF token, for one-button actions."""

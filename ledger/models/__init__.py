@@ -16,6 +16,7 @@ from .agreements import (
 )
 from .base import BaseModel, email_key, new_token, token_hash
 from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
+from .mail import EmailConfirmation, Outbox, OutboxItem
 from .pause import AgendaItem, CoolingOffConfirmation, CoolingOffRequest, PauseLog
 from .reviews import CalendarFeed, Review, ReviewAnswer, ReviewItem
 
@@ -47,6 +48,9 @@ MODELS = [
     ReviewItem,
     ReviewAnswer,
     CalendarFeed,
+    Outbox,
+    OutboxItem,
+    EmailConfirmation,
 ]
 
 __all__ = [
@@ -71,10 +75,13 @@ __all__ = [
     "Waiting",
     "BaseModel",
     "DeviceSession",
+    "EmailConfirmation",
     "Invitation",
     "KnownDevice",
     "Ledger",
     "LoginFailure",
+    "Outbox",
+    "OutboxItem",
     "Membership",
     "PasswordReset",
     "Removal",
