@@ -13,6 +13,7 @@ from . import (
     auth,
     cli,
     errors,
+    exports,
     filters,
     home,
     join,
@@ -73,6 +74,7 @@ def create_app(test_config=None):
     app.register_blueprint(join.bp)
     app.register_blueprint(agreements.bp)
     app.register_blueprint(pause.bp)
+    app.register_blueprint(exports.bp)
 
     if app.config["AUTO_UPGRADE_SCHEMA"]:
         from .schema import upgrade

@@ -3,11 +3,13 @@
 A hypothesis state machine, owning its own database, drives random sequences
 of what partners do — propose, accept, accept with a concern, ask for a change,
 take an answer back, withdraw, retire, change while a proposal is pending,
-join, leave, be removed, and two writes built from the same read — by two to
-four partners. After every step, ``verify`` must pass: every hash chain holds
+join, leave, be removed, two writes built from the same read, and the whole
+ledger exported and imported again (the new export must equal the old) — by
+two to four partners. After every step, ``verify`` must pass: every hash chain holds
 and every stored state and waiting list equals a fresh replay.
 """
 
+import json
 import os
 import tempfile
 from datetime import timedelta
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ledger import create_app
+from ledger import create_app, exportcheck, portable
 from ledger.chain import verify_all
 from ledger.db import db, utcnow
 from ledger.models import (
@@ -196,6 +198,21 @@ class Partners(RuleBasedStateMachine):
         for membership in partners:
             if membership.id != target.id and Membership.get_by_id(target.id).left_at is None:
                 Removal.request(target, membership.user, utcnow())
+
+    @precondition(lambda self: self.agreements())
+    @rule()
+    def export_and_import_again(self):
+        """The whole ledger leaves as a file and comes back exactly."""
+        first = portable.export_ledger(self.ledger)
+        assert exportcheck.check(first)[0] == []
+        uuid = self.ledger.uuid
+        self.ledger.delete_instance()
+        ledger, placeholders = portable.import_ledger(json.loads(portable.dumps(first)))
+        assert placeholders == 0  # every person still has an account here
+        self.ledger = Ledger.get(Ledger.uuid == uuid)
+        again = portable.export_ledger(self.ledger)
+        first.pop("exported_at"), again.pop("exported_at")
+        assert again == first
 
     @invariant()
     def stored_state_equals_the_replay(self):

@@ -237,7 +237,7 @@ def retire(ledger_id, agreement_id):
     form = (
         RetireForm(base=state.latest.revision.number) if request.method == "GET" else RetireForm()
     )
-    notice, status = None, form.status
+    notice, status = None, None
     if form.validate_on_submit():
         notice = cooling_message(agreement.ledger)
         try:
@@ -266,4 +266,4 @@ def retire(ledger_id, agreement_id):
         state=state,
         form=form,
         notice=notice,
-    ), status
+    ), status or form.status

@@ -60,6 +60,17 @@ class Ledger(BaseModel):
         return ledger
 
     @classmethod
+    def by_id_or_uuid(cls, text):
+        """The ledger with this row id or UUID, or None (for commands)."""
+        text = str(text).strip()
+        if text.isdigit():
+            return cls.get_or_none(cls.id == int(text)) if len(text) < 10 else None
+        try:
+            return cls.get_or_none(cls.uuid == uuid.UUID(text))
+        except ValueError:
+            return None
+
+    @classmethod
     def for_user(cls, user):
         """Return the ledgers the user is a partner in, by name."""
         return (

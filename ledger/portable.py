@@ -1,0 +1,371 @@
+"""A ledger as a file: export (JSON and Markdown) and exact re-import.
+
+The JSON export carries no row ids: people, the ledger, agreements, revisions
+and answers are named by their UUIDs, times are UTC with microseconds, and
+each agreement lists its hash-chain links exactly as they were hashed, so the
+file can be checked without the server (``ledger/exportcheck.py``) and
+imported into any instance, where every chain still verifies. The format is
+described by ``docs/export.schema.json``; export → import → export gives the
+same file apart from ``exported_at``.
+"""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+
+from . import exportcheck
+from .db import db, utcnow
+from .hashchain import canonical_json, consent_payload, revision_payload, timestamp
+from .models import (
+    Activity,
+    AgendaItem,
+    Agreement,
+    Consent,
+    Ledger,
+    Membership,
+    PauseLog,
+    Revision,
+    User,
+)
+from .models.agreements import refresh_ledger
+
+FORMAT = "ledger-export"
+VERSION = 1
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "docs" / "export.schema.json").read_text()
+)
+#: An export larger than this is refused before it is parsed.
+MAX_BYTES = 64 * 1024 * 1024
+
+
+class ImportRefused(Exception):  # noqa: N818 - a message for whoever imports
+    """The file can't be imported; its text says what is wrong and where."""
+
+
+def _time(value):
+    return timestamp(value) if value is not None else None
+
+
+def _parse_time(text):
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def export_ledger(ledger):
+    """The whole ledger as a dict, ready for JSON."""
+    memberships = list(
+        Membership.of_ledger(ledger.id).order_by(Membership.joined_at, Membership.id)
+    )
+    people = {}
+    links = []
+    agreements = list(Agreement.select().where(Agreement.ledger == ledger.id))
+    revisions = {}
+    for revision in (
+        Revision.select(Revision, User)
+        .join(User)
+        .where(Revision.agreement.in_([a.id for a in agreements]))
+    ):
+        revisions[revision.id] = revision
+        people.setdefault(revision.author.uuid, revision.author.display_name)
+    consents = list(
+        Consent.select(Consent, User)
+        .join(User)
+        .where(Consent.agreement.in_([a.id for a in agreements]))
+    )
+    for consent in consents:
+        people.setdefault(consent.user.uuid, consent.user.display_name)
+    for m in memberships:
+        people[m.user.uuid] = m.user.display_name
+    uuids = {a.id: a.uuid for a in agreements}
+    chains = {a.id: [] for a in agreements}
+    for revision in revisions.values():
+        payload = revision_payload(revision, uuids[revision.agreement_id], revision.author.uuid)
+        chains[revision.agreement_id].append((revision.chain_seq, payload, revision.chain_hash))
+    for consent in consents:
+        revision = revisions[consent.revision_id]
+        payload = consent_payload(
+            consent, uuids[consent.agreement_id], consent.user.uuid, revision.uuid
+        )
+        chains[consent.agreement_id].append((consent.chain_seq, payload, consent.chain_hash))
+    for agreement in sorted(agreements, key=lambda a: (a.created_at, str(a.uuid))):
+        # Each link as it was hashed, with the hash stored for it: the file
+        # proves what the database holds (a changed row fails its check).
+        chain = [
+            {**payload, "hash": chain_hash}
+            for _, payload, chain_hash in sorted(chains[agreement.id], key=lambda item: item[0])
+        ]
+        links.append(
+            {
+                "uuid": str(agreement.uuid),
+                "kind": agreement.kind,
+                "created_at": _time(agreement.created_at),
+                "chain_length": agreement.chain_length,
+                "chain_head": agreement.chain_head,
+                "links": chain,
+            }
+        )
+    by_uuid = {str(k): v for k, v in people.items()}
+    agreement_uuids = {a.id: str(a.uuid) for a in agreements}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": _time(utcnow()),
+        "ledger": {
+            "uuid": str(ledger.uuid),
+            "name": ledger.name,
+            "time_zone": ledger.time_zone,
+            "created_at": _time(ledger.created_at),
+            "cooling_off": ledger.cooling_off,
+            "cooling_off_hours": ledger.cooling_off_hours,
+        },
+        "people": [{"uuid": u, "display_name": by_uuid[u]} for u in sorted(by_uuid)],
+        "partners": [
+            {
+                "person": str(m.user.uuid),
+                "joined_at": _time(m.joined_at),
+                "left_at": _time(m.left_at),
+                "ended_how": m.ended_how,
+            }
+            for m in memberships
+        ],
+        "agreements": links,
+        "pauses": [
+            {
+                "noted_by": str(p.user.uuid),
+                "signal": agreement_uuids.get(p.agreement_id),
+                "started_at": _time(p.started_at),
+                "resumed_at": _time(p.resumed_at),
+                "noted_at": _time(p.created_at),
+            }
+            for p in PauseLog.in_ledger(ledger.id).order_by(PauseLog.started_at, PauseLog.id)
+        ],
+        "agenda": [
+            {
+                "parked_by": str(item.author.uuid),
+                "topic": item.topic,
+                "note": item.note,
+                "parked_at": _time(item.created_at),
+                "discussed_at": _time(item.discussed_at),
+                "discussed_by": str(item.discussed_by.uuid) if item.discussed_by_id else None,
+            }
+            for item in AgendaItem.in_ledger(ledger.id).order_by(
+                AgendaItem.created_at, AgendaItem.id
+            )
+        ],
+        "reviews": [],
+    }
+
+
+def dumps(export):
+    """The export as the JSON text people download (stable and readable)."""
+    return json.dumps(export, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(export):
+    """A readable document of the same export, for a person or a therapist."""
+    names = {p["uuid"]: p["display_name"] for p in export["people"]}
+    lines = [
+        f"# {export['ledger']['name']}",
+        "",
+        f"Exported {export['exported_at']} (times in UTC). Ledger {export['ledger']['uuid']}.",
+        "",
+        "## Partners",
+        "",
+    ]
+    for m in export["partners"]:
+        left = f", until {m['left_at']} ({m['ended_how']})" if m["left_at"] else ""
+        lines.append(f"- {names.get(m['person'], 'a former partner')}: from {m['joined_at']}{left}")
+    lines += ["", "## Agreements", ""]
+    for agreement in export["agreements"]:
+        revisions = [link for link in agreement["links"] if link["type"] == "revision"]
+        title = next(iter(revisions[-1]["content"].values()), "") if revisions else ""
+        lines += [f"### {title or 'Untitled'} ({agreement['kind']})", ""]
+        lines.append(f"Chain head `{agreement['chain_head']}` ({agreement['chain_length']} links).")
+        lines.append("")
+        for link in agreement["links"]:
+            who = names.get(link.get("author") or link.get("user"), "a former partner")
+            if link["type"] == "revision":
+                lines.append(
+                    f"- Revision {link['number']} ({link['action']}) by {who}, {link['created_at']}"
+                )
+                for key, value in link["content"].items():
+                    lines.append(f"  - {key}: {value}")
+                if link["reason"]:
+                    lines.append(f"  - reason: {link['reason']}")
+            elif link["type"] == "consent":
+                note = f": “{link['note']}”" if link.get("note") else ""
+                lines.append(f"  - {who}: {link['decision']}, {link['created_at']}{note}")
+            else:
+                lines.append(f"  - {link['type']}, {link.get('created_at', '')}")
+        lines.append("")
+    lines += ["## Pauses", ""]
+    for pause in export["pauses"]:
+        back = f", back {pause['resumed_at']}" if pause["resumed_at"] else ""
+        lines.append(f"- {names.get(pause['noted_by'], 'a partner')}: {pause['started_at']}{back}")
+    lines += ["", "## For our next session", ""]
+    for item in export["agenda"]:
+        done = f" (discussed {item['discussed_at']})" if item["discussed_at"] else ""
+        lines.append(f"- {item['topic']}{done}" + (f": {item['note']}" if item["note"] else ""))
+    return "\n".join(lines) + "\n"
+
+
+def validate(export):
+    """Raise ImportRefused naming the first problem and where it is."""
+    if not isinstance(export, dict) or export.get("format") != FORMAT:
+        raise ImportRefused('This is not a Ledger export (no "format": "ledger-export").')
+    if export.get("version") != VERSION:
+        raise ImportRefused(
+            f"This export is version {export.get('version')!r}; this Ledger reads {VERSION}."
+        )
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(SCHEMA).iter_errors(export)
+    )
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        raise ImportRefused(
+            f"The export is malformed at {where.lstrip('.') or 'the top'}: {error.message}"
+        )
+    problems, _, _ = exportcheck.check(export)
+    if problems:
+        raise ImportRefused("A chain does not verify: " + problems[0] + ".")
+    people = {p["uuid"] for p in export["people"]}
+    for index, agreement in enumerate(export["agreements"]):
+        numbers, revisions = [], set()
+        for position, link in enumerate(agreement["links"], start=1):
+            where = f"agreement {index + 1}, link {position}"
+            if link["type"] == "revision":
+                numbers.append(link["number"])
+                revisions.add(link["uuid"])
+                person = link["author"]
+            elif link["type"] == "consent":
+                if link["revision"] not in revisions:
+                    raise ImportRefused(
+                        f"{where}: an answer to a revision that comes later or is missing."
+                    )
+                person = link["user"]
+            else:
+                raise ImportRefused(
+                    f"{where}: this Ledger does not know links of type {link['type']!r}."
+                )
+            if person not in people:
+                raise ImportRefused(f"{where}: a person who is not among the export's people.")
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ImportRefused(f"agreement {index + 1}: its revisions are not numbered 1, 2, 3….")
+    for index, m in enumerate(export["partners"]):
+        if m["person"] not in people:
+            raise ImportRefused(
+                f"partner {index + 1}: a person who is not among the export's people."
+            )
+
+
+def import_ledger(export):
+    """Restore an exported ledger, in one transaction; return (ledger, placeholders made).
+
+    People are matched to accounts by UUID; anyone without an account here
+    gets a placeholder account that cannot sign in until its owner claims it
+    through ``flask --app ledger reset-link UUID``.
+    """
+    validate(export)
+    with db.database.atomic():
+        if Ledger.select().where(Ledger.uuid == export["ledger"]["uuid"]).exists():
+            raise ImportRefused("This instance already holds this ledger (the same UUID).")
+        uuids = [a["uuid"] for a in export["agreements"]]
+        if uuids and Agreement.select().where(Agreement.uuid.in_(uuids)).exists():
+            raise ImportRefused("This instance already holds an agreement of this export.")
+        info = export["ledger"]
+        users, placeholders = {}, 0
+        for person in export["people"]:
+            user = User.get_or_none(User.uuid == person["uuid"])
+            if user is None:
+                user = User.placeholder(person["uuid"], person["display_name"], info["time_zone"])
+                placeholders += 1
+            users[person["uuid"]] = user
+        ledger = Ledger.create(
+            uuid=info["uuid"],
+            name=info["name"],
+            time_zone=info["time_zone"],
+            created_at=_parse_time(info["created_at"]),
+            cooling_off=info["cooling_off"],
+            cooling_off_hours=info["cooling_off_hours"],
+        )
+        for m in export["partners"]:
+            Membership.create(
+                ledger=ledger,
+                user=users[m["person"]],
+                joined_at=_parse_time(m["joined_at"]),
+                left_at=_parse_time(m["left_at"]),
+                ended_how=m["ended_how"],
+            )
+        agreement_ids = {}
+        for item in export["agreements"]:
+            first = next(link for link in item["links"] if link["type"] == "revision")
+            agreement = Agreement.create(
+                uuid=item["uuid"],
+                ledger=ledger,
+                kind=item["kind"],
+                created_by=users[first["author"]],
+                created_at=_parse_time(item["created_at"]),
+                chain_head=item["chain_head"],
+                chain_length=item["chain_length"],
+            )
+            agreement_ids[item["uuid"]] = agreement.id
+            revisions = {}
+            for position, link in enumerate(item["links"], start=1):
+                created = _parse_time(link["created_at"])
+                if link["type"] == "revision":
+                    row = Revision.create(
+                        uuid=link["uuid"],
+                        agreement=agreement,
+                        number=link["number"],
+                        action=link["action"],
+                        content=canonical_json(link["content"]),
+                        content_hash=link["content_hash"],
+                        reason=link["reason"],
+                        author=users[link["author"]],
+                        created_at=created,
+                        chain_seq=position,
+                        chain_hash=link["hash"],
+                    )
+                    revisions[link["uuid"]] = row
+                    Activity.create(ledger=ledger, created_at=created, revision=row)
+                else:
+                    revision = revisions[link["revision"]]
+                    row = Consent.create(
+                        uuid=link["uuid"],
+                        agreement=agreement,
+                        revision=revision,
+                        user=users[link["user"]],
+                        decision=link["decision"],
+                        note=link["note"],
+                        content_hash=link["content_hash"],
+                        seq=link["seq"],
+                        created_at=created,
+                        chain_seq=position,
+                        chain_hash=link["hash"],
+                    )
+                    if row.is_news:
+                        Activity.create(ledger=ledger, created_at=created, consent=row)
+        for pause in export["pauses"]:
+            PauseLog.create(
+                ledger=ledger,
+                user=users[pause["noted_by"]],
+                agreement=agreement_ids.get(pause["signal"]),
+                started_at=_parse_time(pause["started_at"]),
+                resumed_at=_parse_time(pause["resumed_at"]),
+                created_at=_parse_time(pause["noted_at"]),
+            )
+        for item in export["agenda"]:
+            AgendaItem.create(
+                ledger=ledger,
+                author=users[item["parked_by"]],
+                topic=item["topic"],
+                note=item["note"],
+                created_at=_parse_time(item["parked_at"]),
+                discussed_at=_parse_time(item["discussed_at"]),
+                discussed_by=users.get(item["discussed_by"]),
+            )
+        refresh_ledger(ledger.id, utcnow())
+    return ledger, placeholders
