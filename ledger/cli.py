@@ -1,4 +1,5 @@
-"""Command-line tasks: ``flask --app ledger db upgrade``, ``reset-link``."""
+"""Command-line tasks: ``flask --app ledger db upgrade``, ``reset-link``,
+``send-reminders``."""
 
 import json
 import os
@@ -7,10 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import exportcheck, portable, schema
+from . import exportcheck, mail, portable, schema
 from .backup import backup_to
 from .chain import verify_all
-from .db import db, is_sqlite
+from .db import db, is_sqlite, utcnow
 from .models import Ledger, PasswordReset, User
 from .security import external_url
 
@@ -24,6 +25,7 @@ def init_app(app):
     app.cli.add_command(db_cli)
     app.cli.add_command(reset_link)
     app.cli.add_command(verify)
+    app.cli.add_command(send_reminders)
 
 
 @click.command("verify")
@@ -149,3 +151,46 @@ def reset_link(email):
     click.echo(
         f"It works once, for {minutes} minutes. Give it only to {user.display_name}.", err=True
     )
+
+
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders():
+    """Queue the reminders that are due and send every email waiting in the
+    outbox, each at most once. Safe to run as often as you like (cron, a
+    systemd timer); without LEDGER_SMTP_HOST, print what it would send."""
+    now = utcnow()
+    with db.database.connection_context():
+        if not mail.enabled():
+            _print_preview(mail.preview(now))
+            return
+        try:
+            mail.smtp_settings()  # wrong settings: say so before queueing anything
+            queued = mail.queue_reminders(now)
+            result = mail.send_pending(now=now)
+        except (mail.MailSettingsError, mail.MailServerUnreachable) as exc:
+            raise click.ClickException(
+                f"{exc} Nothing was sent; the emails wait for the next run."
+            ) from exc
+    click.echo(f"Queued {queued} reminder(s); sent {result['sent']} email(s).")
+    notes = {
+        "retry": "turned away by the mail server for now; they are tried again at the next run",
+        "failed": "refused by the mail server, or tried too often; they are given up",
+        "expired": "not sent before their links expired; they are given up",
+        "in doubt": "may or may not have gone out (the connection broke while sending); "
+        "they are never sent again",
+    }
+    for name, note in notes.items():
+        if result[name]:
+            click.echo(f"{result[name]} email(s) {note}.", err=True)
+    if result["in doubt"]:
+        raise SystemExit(1)
+
+
+def _print_preview(emails):
+    click.echo(
+        "Email is not set up (LEDGER_SMTP_HOST is empty), so nothing is sent. "
+        f"With it, this run would send {len(emails)} email(s)."
+    )
+    for recipient, subject, text in emails:
+        click.echo(f"\nTo: {recipient}\nSubject: {subject}\n\n{text.rstrip()}")

@@ -37,6 +37,12 @@ class User(UserMixin, BaseModel):
     discreet = BooleanField(default=False)
     #: A gentle vibration or notification when the minimum pause has passed.
     pause_alert = BooleanField(default=False)
+    #: Email reminders, each chosen by the partner (never on by default):
+    #: when a review is due, when something waits for their answer. Offered
+    #: once, when their first agreement comes into force.
+    remind_reviews = BooleanField(default=False)
+    remind_answers = BooleanField(default=False)
+    reminders_offered_at = UTCDateTimeField(null=True)
 
     class Meta:
         table_name = "user_account"
@@ -125,6 +131,44 @@ class User(UserMixin, BaseModel):
         except IntegrityError:
             return False
         return True
+
+    def set_email(self, email):
+        """Use a new email (proven by a link); False when another account has it."""
+        try:
+            with db.database.atomic():
+                (
+                    User.update(email=email.strip(), email_key=email_key(email))
+                    .where(User.id == self.id)
+                    .execute()
+                )
+        except IntegrityError:
+            return False
+        self.email, self.email_key = email.strip(), email_key(email)
+        return True
+
+    def wants_reminders(self, kind):
+        """True when the partner chose this kind of reminder ("reviews" or "answers")."""
+        return bool(getattr(self, REMINDER_CHOICES[kind]))
+
+    def set_reminders(self, reviews, answers, now):
+        """Save the reminder choices; the offer is then made, once and for all."""
+        (
+            User.update(remind_reviews=reviews, remind_answers=answers, reminders_offered_at=now)
+            .where(User.id == self.id)
+            .execute()
+        )
+        self.remind_reviews, self.remind_answers = reviews, answers
+        self.reminders_offered_at = now
+
+    def stop_reminders(self, kind):
+        """Stop one kind of reminder (the link at the foot of each email)."""
+        column = REMINDER_CHOICES[kind]
+        User.update({getattr(User, column): False}).where(User.id == self.id).execute()
+        setattr(self, column, False)
+
+
+#: Each kind of reminder, and the column that holds the partner's choice.
+REMINDER_CHOICES = {"reviews": "remind_reviews", "answers": "remind_answers"}
 
 
 class KnownDevice(BaseModel):
