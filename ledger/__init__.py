@@ -11,6 +11,7 @@ import config as config_module
 from . import (
     agreements,
     auth,
+    calendar,
     cli,
     errors,
     exports,
@@ -20,6 +21,7 @@ from . import (
     ledgers,
     navigation,
     pause,
+    reviews,
     security,
     settings,
 )
@@ -74,6 +76,8 @@ def create_app(test_config=None):
     app.register_blueprint(join.bp)
     app.register_blueprint(agreements.bp)
     app.register_blueprint(pause.bp)
+    app.register_blueprint(reviews.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(exports.bp)
 
     if app.config["AUTO_UPGRADE_SCHEMA"]:

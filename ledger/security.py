@@ -43,7 +43,9 @@ def add_headers(response):
     """Set the security headers; pages that may be private are never stored."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.endpoint != "static":
+    # A calendar feed keeps its own short, private caching (it sets no cookie).
+    feed = request.endpoint == "calendar.feed" and response.status_code == 200
+    if request.endpoint != "static" and not feed:
         response.headers["Cache-Control"] = "no-store"
         response.vary.add("Cookie")
     if current_app.config["HSTS"]:

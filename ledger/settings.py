@@ -7,10 +7,11 @@ from playhouse.flask_utils import get_object_or_404
 
 from . import mail
 from .auth import count_attempt, known_device, remember_device, start_session, throttled_page
+from .calendar import feed_url
 from .db import utcnow, write_transaction
 from .forms.account import PasswordChangeForm, ProfileForm, ReminderForm
 from .forms.auth import ConfirmForm
-from .models import DeviceSession, EmailConfirmation, email_key
+from .models import CalendarFeed, DeviceSession, EmailConfirmation, email_key
 from .models.mail import has_agreement_in_force
 from .security import safe_next
 
@@ -29,7 +30,9 @@ def render_account(status=200, **forms):
     forms.setdefault("confirm_form", ConfirmForm())
     forms.setdefault("reminder_form", ReminderForm(formdata=None, obj=current_user))
     devices = DeviceSession.for_user(current_user)
-    page = render_template("settings/account.html", devices=devices, **forms)
+    page = render_template(
+        "settings/account.html", devices=devices, calendar=calendar_link(), **forms
+    )
     return page, status
 
 
@@ -219,3 +222,36 @@ def _signed_out(message):
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
+
+def calendar_link():
+    """The calendar feed for the account page: (the feed or None, its link
+    if it was just made, else None: the link is shown once)."""
+    feed = CalendarFeed.of(current_user.id)
+    fresh = session.pop("new_calendar_link", None) if feed else None
+    return feed, feed_url(fresh) if fresh else None
+
+
+@bp.post("/calendar")
+@login_required
+def calendar_feed():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_account(form.status, confirm_form=form)
+    # Only its hash is stored: keep the link for the one page that shows it.
+    session["new_calendar_link"] = CalendarFeed.renew(current_user.id)
+    flash("Your calendar link is ready. Add it to your calendar now: it is shown only this once.")
+    return redirect(url_for("settings.account", _anchor="calendar-heading"))
+
+
+@bp.post("/calendar/stop")
+@login_required
+def stop_calendar_feed():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_account(form.status, confirm_form=form)
+    CalendarFeed.revoke(current_user.id)
+    flash(
+        "Your calendar link no longer works. A calendar that used it stops showing "
+        "review dates at its next update."
+    )
+    return redirect(url_for("settings.account"))

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the system packages the tests need: Debian's Chromium (driven by
-# Playwright) and PostgreSQL. Installs with apt when run as root; otherwise
+# Playwright), PostgreSQL and khal (a calendar program that imports the
+# review feed). Installs with apt when run as root; otherwise
 # says what to install.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v khal >/dev/null 2>&1 || missing+=(khal)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -13,7 +13,7 @@ def add_devices(app, count):
             DeviceSession.start(user, remember=True, user_agent="Firefox on Android")
 
 
-@pytest.mark.parametrize(("url", "budget"), [("/account", 3), ("/", 2)])
+@pytest.mark.parametrize(("url", "budget"), [("/account", 4), ("/", 2)])
 def test_signed_in_pages_have_a_fixed_query_budget(user_client, app, url, budget):
     counts = []
     for extra in (2, 297):

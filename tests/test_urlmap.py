@@ -80,6 +80,16 @@ ROUTES = {
     "pause.discussed": Route(get=(405, 405), post=(302, 400), scoped=True),
     "pause.service_worker": Route(get=(200, 200)),
     "pause.manifest": Route(get=(200, 200)),
+    "reviews.index": Route(get=(302, 200), scoped=True),
+    "reviews.start": Route(get=(302, 200), post=(302, 400), scoped=True),  # GET: the list
+    "reviews.show": Route(get=(302, 200), scoped=True),
+    "reviews.answer": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "reviews.park": Route(get=(405, 405), post=(302, 400), scoped=True),
+    "reviews.confirm_retirement": Route(get=(405, 405), post=(302, 400), scoped=True),
+    # A token nobody holds: 404 for everyone (the feed is tested below).
+    "calendar.feed": Route(get=(404, 404)),
+    "settings.calendar_feed": Route(get=(405, 405), post=(302, 400)),
+    "settings.stop_calendar_feed": Route(get=(405, 405), post=(302, 400)),
 }
 
 SECURITY_HEADERS = {
@@ -188,3 +198,67 @@ def _token(client):
     from .helpers import csrf_token
 
     return csrf_token(client, "/ledgers/new")
+
+
+@pytest.fixture
+def world(world):
+    """The two ledgers, each with a review under way: its id and its item's."""
+    from ledger.db import utcnow
+    from ledger.models import Agreement, Review, ReviewItem, StoredState
+
+    with world.app.app_context():
+        for ids in world.ids.values():
+            agreement = Agreement.get_by_id(ids["agreement_id"])
+            state = StoredState.get(StoredState.agreement == agreement.id)
+            review = Review.create(ledger=ids["ledger_id"], started_at=utcnow(), scope="all")
+            item = ReviewItem.create(
+                review=review, agreement=agreement, revision=state.in_force_id, position=1
+            )
+            ids["review_id"], ids["item_id"] = review.id, item.id
+    return world
+
+
+def _feed(world, name):
+    """A partner's calendar link, made on the account page: its path."""
+    from .helpers import post_form
+
+    client = world.client(name)
+    assert post_form(client, "/account/calendar", {}, page="/account").status_code == 302
+    page = client.get("/account").get_data(as_text=True)
+    link = re.search(r'id="calendar-link"[^>]*value="([^"]+)"', page).group(1)
+    return link.removeprefix("http://ledger.test")
+
+
+def test_the_calendar_feed_is_the_one_response_kept_privately(world):
+    """The exception to no-store, for the feed only: private, briefly, and no cookie."""
+    path = _feed(world, "sam")
+    response = world.app.test_client().get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    assert response.headers["Cache-Control"] == "private, max-age=900"
+    assert "Set-Cookie" not in response.headers
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+    body = response.get_data(as_text=True)
+    assert "Sam" not in body and "Alex" not in body and "check-in" not in body
+
+
+@pytest.mark.parametrize("how", ["wrong", "revoked", "renewed", "too long"])
+def test_a_wrong_or_revoked_feed_token_is_a_plain_404(world, how):
+    from .helpers import post_form
+
+    path = _feed(world, "sam")
+    sam = world.client("sam")
+    if how == "wrong":
+        path = path[:-8] + "AAAA.ics"
+    elif how == "revoked":
+        assert post_form(sam, "/account/calendar/stop", {}, page="/account").status_code == 302
+    elif how == "renewed":
+        assert post_form(sam, "/account/calendar", {}, page="/account").status_code == 302
+    else:
+        path = "/calendar/" + "A" * 5000 + ".ics"
+    response = world.app.test_client().get(path)
+    assert response.status_code == 404
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data(as_text=True)
+    assert "Sam" not in body and "VCALENDAR" not in body and "review" not in body.lower()

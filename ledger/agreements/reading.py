@@ -4,16 +4,51 @@ answers and taking them back, the activity list and the print view."""
 from flask import flash, redirect, render_template, url_for
 from flask_login import login_required
 
-from .. import diff
+from .. import cadence, diff
 from ..access import agreement_for, ledger_for
 from ..consent import ACCEPTING
 from ..db import utcnow
 from ..forms.agreements import ANSWERS, AnswerForm, field_labels
 from ..forms.auth import ConfirmForm
+from ..forms.reviews import StartReviewForm
 from ..models import KINDS, Conflict, Draft
 from ..models.agreements import Activity, StoredState, Waiting
 from ..models.pause import cooling_until
+from ..models.reviews import CHOICES, OUTCOMES, Review, ReviewItem
 from .blueprint import bp, cooling_message, load_one, me, names, readable
+
+
+@bp.app_template_global()
+def cadence_words(content):
+    """ "Every three months": an agreement's cadence in words."""
+    return cadence.describe(content)
+
+
+@bp.app_template_global()
+def trial_until(content):
+    return cadence.trial_until(content)
+
+
+class ReviewDates:
+    """The dashboard's review dates: what is overdue, what is due today, and
+    the next date to come with what falls due then."""
+
+    def __init__(self, agreements, today):
+        dated = sorted(
+            ((state.next_review, agreement, state) for agreement, state in agreements
+             if state.label == "in force" and state.next_review is not None),
+            key=lambda t: (t[0], t[1].created_at, t[1].id),
+        )
+        self.today = today
+        self.overdue = [(a, s) for day, a, s in dated if day < today]
+        self.due_today = [(a, s) for day, a, s in dated if day == today]
+        later = [(day, a, s) for day, a, s in dated if day > today]
+        self.next_date = later[0][0] if later else None
+        self.coming = [(a, s) for day, a, s in later if day == self.next_date]
+
+    @property
+    def due(self):
+        return self.overdue + self.due_today
 
 
 @bp.get("/agreements")
@@ -42,6 +77,9 @@ def dashboard(ledger_id):
         names=names(memberships),
         active_partners=sum(1 for m in memberships if m.left_at is None),
         cooling_until=cooling_until(ledger, utcnow()),
+        reviews=ReviewDates(agreements, cadence.local_date(utcnow(), ledger.time_zone)),
+        open_review=Review.open_in(ledger.id),
+        start_form=StartReviewForm(formdata=None),
     )
 
 
@@ -67,6 +105,7 @@ def render_agreement(agreement, status=200, answer_form=None, confirm_form=None,
     if rs is not None and rs is state.in_force:
         # Joined later: accept what is in force, or propose a change to it.
         answer_form.decision.choices = {k: ANSWERS[k] for k in ACCEPTING}
+    reviews, review_answers = ReviewItem.of_agreement(agreement.id)
     active = [m for m in memberships if m.left_at is None]
     not_yet = []
     if state.in_force and not state.retired:
@@ -86,6 +125,10 @@ def render_agreement(agreement, status=200, answer_form=None, confirm_form=None,
         answer_form=answer_form,
         confirm_form=confirm_form or ConfirmForm(),
         notice=notice,
+        reviews=reviews,
+        review_answers=review_answers,
+        review_outcomes=OUTCOMES,
+        review_choices=CHOICES,
     )
     return page, status
 

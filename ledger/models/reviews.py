@@ -29,7 +29,7 @@ from ..cadence import local_date
 from ..db import UTCDateTimeField, lock, utcnow, write_transaction
 from ..hashchain import canonical_json
 from .accounts import User
-from .agreements import Agreement, Conflict, Draft, Revision, StoredState
+from .agreements import Agreement, Conflict, Consent, Draft, Revision, StoredState
 from .base import BaseModel, new_token, token_hash
 from .ledgers import PARTNERS_CHANGED, Ledger, Membership
 from .pause import AgendaItem, PauseLog
@@ -146,7 +146,7 @@ class Review(BaseModel):
             ReviewItem.select(ReviewItem, Agreement, Revision)
             .join(Agreement)
             .switch(ReviewItem)
-            .join(Revision)
+            .join(Revision, on=(ReviewItem.revision == Revision.id))
             .where(ReviewItem.review == self.id)
             .order_by(ReviewItem.position)
         )
@@ -213,14 +213,37 @@ class ReviewItem(BaseModel):
 
     @classmethod
     def of_agreement(cls, agreement_id, limit=20):
-        """An agreement's reviews, newest first, with their review: one query."""
-        return list(
+        """An agreement's reviews, newest first, with their review, and the
+        answers to the settled ones: ([item], {item id: [answer]}), two queries."""
+        items = list(
             cls.select(cls, Review)
             .join(Review)
             .where(cls.agreement == agreement_id)
-            .order_by(Review.started_at.desc(), cls.id.desc())
+            .order_by(cls.id.desc())
             .limit(limit)
         )
+        return items, ReviewAnswer.of_items([i.id for i in items if i.outcome is not None])
+
+    @classmethod
+    def of_reviews(cls, review_ids):
+        """The items of these reviews, each with its agreement and the words
+        it was about, and the answers to the settled ones (an answer stays
+        hidden until its agreement settles): ({review id: [item]}, {item
+        id: [answer]}), in two queries."""
+        items = {i: [] for i in review_ids}
+        if not review_ids:
+            return items, {}
+        for item in (
+            cls.select(cls, Agreement, Revision)
+            .join(Agreement)
+            .switch(cls)
+            .join(Revision, on=(cls.revision == Revision.id))
+            .where(cls.review.in_(review_ids))
+            .order_by(cls.position)
+        ):
+            items[item.review_id].append(item)
+        settled = [i.id for group in items.values() for i in group if i.outcome is not None]
+        return items, ReviewAnswer.of_items(settled)
 
     def answer(self, user, choice, note, now):
         """Record a partner's answer; settle the agreement once every partner
@@ -350,6 +373,88 @@ class ReviewAnswer(BaseModel):
         return found
 
 
+class Entry:
+    """One agreement of a review as one partner sees it."""
+
+    def __init__(self, item, answers, required, user_id, stored):
+        self.item, self.agreement, self.revision = item, item.agreement, item.revision
+        self.fields = item.revision.fields
+        self.required = required
+        self.answered = {a.user_id for a in answers}
+        self.mine = next((a for a in answers if a.user_id == user_id), None)
+        self.visible = visible_answers(answers, required, item.outcome is not None, user_id)
+        self.waiting = [u for u in required if u not in self.answered]
+        #: A proposal overtook it while the review was under way.
+        self.overtaken = item.outcome == "overtaken" or (
+            item.outcome is None
+            and (
+                stored is None
+                or stored.label != "in force"
+                or stored.in_force_id != item.revision_id
+            )
+        )
+        self.can_answer = (
+            item.outcome is None
+            and not self.overtaken
+            and self.mine is None
+            and user_id in required
+        )
+        self.pauses = None  # (noted, way back kept), for a pause signal
+        self.retirement = None  # the retirement to confirm in one tap
+        self.draft_id = None  # this partner's draft of a change
+
+    @property
+    def everyone_answered(self):
+        return not self.waiting
+
+
+def review_entries(review, user_id, now):
+    """Everything a review's page shows, for one partner, in a fixed number
+    of queries whatever its size: the items, the memberships, the answers,
+    the stored states, the retirements' answers, the drafts and the pauses.
+    Returns ([Entry], memberships)."""
+    items = review.items()
+    memberships = list(Membership.of_ledger(review.ledger_id))
+    required = review.waited_for(memberships)
+    answers = ReviewAnswer.of_items([i.id for i in items])
+    ids = [i.agreement_id for i in items]
+    states = {s.agreement_id: s for s in StoredState.select().where(StoredState.agreement.in_(ids))}
+    entries = [
+        Entry(i, answers[i.id], required, user_id, states.get(i.agreement_id)) for i in items
+    ]
+    retiring = {
+        e.item.retirement_id: e
+        for e in entries
+        if e.item.outcome == "retire"
+        and states.get(e.agreement.id) is not None
+        and states[e.agreement.id].pending_id == e.item.retirement_id
+    }
+    if retiring:
+        answered = {
+            c.revision_id
+            for c in Consent.select(Consent.revision).where(
+                Consent.revision.in_(list(retiring)) & (Consent.user == user_id)
+            )
+        }
+        for revision in Revision.select().where(Revision.id.in_(list(retiring))):
+            if revision.id not in answered:
+                retiring[revision.id].retirement = revision
+    drafts = {e.mine.draft_id: e for e in entries if e.mine and e.mine.draft_id}
+    if drafts:
+        for draft in Draft.select(Draft.id).where(Draft.id.in_(list(drafts))):
+            drafts[draft.id].draft_id = draft.id
+    signals = [
+        (e.agreement.id, e.fields, e.item.since)
+        for e in entries
+        if e.agreement.kind == "pause_signal"
+    ]
+    for agreement_id, counts in pause_counts(signals, now).items():
+        for e in entries:
+            if e.agreement.id == agreement_id:
+                e.pauses = counts
+    return entries, memberships
+
+
 def visible_answers(answers, required, settled, user_id):
     """What ``user_id`` may see of an agreement's answers: their own, and the
     others' only once every partner has answered (or it settled)."""
@@ -405,9 +510,9 @@ class CalendarFeed(BaseModel):
         return cls.get_or_none(cls.user == user)
 
     @classmethod
-    def renew(cls, user, now):
+    def renew(cls, user, now=None):
         """Make a new secret link (the old one stops working); return its token."""
-        token = new_token()
+        token, now = new_token(), now or utcnow()
         with write_transaction():
             cls.delete().where(cls.user == user).execute()
             cls.create(user=user, token_hash=token_hash(token), created_at=now)
