@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from peewee import DatabaseError
 from playhouse.test_utils import count_queries
 
-from ledger import cadence
+from ledger import cadence, immutability
 from ledger.chain import verify_all
-from ledger.db import utcnow
+from ledger.db import db, utcnow
 from ledger.models import (
     Agreement,
     Draft,
@@ -455,6 +456,11 @@ def test_the_review_history_shows_answers_and_outcomes(app, clock, four):
     assert "Next review: <strong>1 September 2027</strong>" in page
     printed = alex.get(f"/ledgers/{ledger_id}/print").get_data(as_text=True)
     assert "Next review: 1 September 2027" in printed
+    history = alex.get(f"{four['Keep me']}/history").get_data(as_text=True)
+    assert "1 June 2027: revision 1 was kept as it is, by" in history
+    assert re.search(
+        r'<span dir="auto">(Sam|Alex)</span> and <span dir="auto">(Sam|Alex)</span>', history
+    )
 
 
 @pytest.mark.parametrize("size", [2, 12])
@@ -468,3 +474,49 @@ def test_a_reviews_page_has_a_fixed_query_budget(app, clock, size):
             assert clock.sam.get(url).status_code == 200
         counts.append(counter.count)
     assert counts == QUERY_BUDGET
+
+
+def reaffirmed(app, clock, four):
+    review = start_review(clock.sam, clock.ledger_id)
+    answer_item(clock.sam, review, "Keep me", "keep")
+    answer_item(clock.alex, review, "Keep me", "keep")
+    with app.app_context():
+        return Reaffirmation.get()
+
+
+def test_a_reaffirmation_is_append_only(app, clock, four):
+    row = reaffirmed(app, clock, four)
+    with app.app_context():
+        with pytest.raises(DatabaseError, match="append-only"), db.database.atomic():
+            Reaffirmation.update(partners="[]").where(Reaffirmation.id == row.id).execute()
+        with pytest.raises(DatabaseError, match="append-only"), db.database.atomic():
+            Reaffirmation.delete().where(Reaffirmation.id == row.id).execute()
+
+
+@pytest.mark.parametrize("tamper", ["who kept it", "when", "removed"])
+def test_verify_catches_a_changed_or_removed_reaffirmation(app, clock, four, tamper):
+    row = reaffirmed(app, clock, four)
+    with app.app_context():
+        assert verify_all()[2] is None
+        immutability.remove(db.database)
+        query = {
+            "who kept it": Reaffirmation.update(partners='["nobody"]'),
+            "when": Reaffirmation.update(created_at=row.created_at - timedelta(days=30)),
+            "removed": Reaffirmation.delete(),
+        }[tamper]
+        query.where(Reaffirmation.id == row.id).execute()
+        immutability.install(db.database)
+        broken = verify_all()[2]
+        assert broken is not None and "Broken chain" in str(broken)
+
+
+def test_verify_catches_a_stored_review_date_that_differs_from_the_replay(app, clock, four):
+    reaffirmed(app, clock, four)
+    agreement_id = int(four["Keep me"].rsplit("/", 1)[1])
+    with app.app_context():
+        StoredState.update(next_review=date(2030, 1, 1)).where(
+            StoredState.agreement == agreement_id
+        ).execute()
+        drift = verify_all()[2]
+    assert "next_review: stored datetime.date(2030, 1, 1)" in str(drift)
+    assert "the replay gives datetime.date(2027, 9, 1)" in str(drift)

@@ -11,7 +11,7 @@ from ..access import agreement_for
 from ..db import utcnow
 from ..forms.agreements import field_labels
 from ..models import Revision
-from ..models.agreements import StoredState
+from ..models.agreements import Reaffirmation, StoredState
 from ..security import int_arg
 from .blueprint import bp, load_one, me, names, readable
 
@@ -30,6 +30,17 @@ def history(ledger_id, agreement_id):
     )
     stored = StoredState.get(StoredState.agreement == agreement.id)
     entries, memberships = stored.history_states(agreement, pages.get_object_list(), utcnow())
+    # The reviews that kept it, dated, on the first page (a few a year).
+    kept = list(Reaffirmation.of(agreement.id).limit(50)) if pages.get_page() == 1 else []
+    numbers = (
+        dict(
+            Revision.select(Revision.id, Revision.number)
+            .where(Revision.id.in_({row.revision_id for row in kept}))
+            .tuples()
+        )
+        if kept
+        else {}
+    )
     return render_template(
         "agreements/history.html",
         ledger=agreement.ledger,
@@ -39,6 +50,9 @@ def history(ledger_id, agreement_id):
         pagination=pages,
         page_number=pages.get_page(),
         names=names(memberships),
+        kept=kept,
+        numbers=numbers,
+        kept_names={str(m.user.uuid): names(memberships)[m.user_id] for m in memberships},
     )
 
 

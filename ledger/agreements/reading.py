@@ -35,8 +35,11 @@ class ReviewDates:
 
     def __init__(self, agreements, today):
         dated = sorted(
-            ((state.next_review, agreement, state) for agreement, state in agreements
-             if state.label == "in force" and state.next_review is not None),
+            (
+                (state.next_review, agreement, state)
+                for agreement, state in agreements
+                if state.label == "in force" and state.next_review is not None
+            ),
             key=lambda t: (t[0], t[1].created_at, t[1].id),
         )
         self.today = today
