@@ -30,6 +30,10 @@ from .db import db, make_database
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+#: Production refuses a SECRET_KEY shorter than this (in bytes).
+MIN_SECRET_KEY_BYTES = 32
+
+
 class ConfigurationError(RuntimeError):
     """The app cannot start safely with the configuration it was given."""
 
@@ -96,9 +100,13 @@ def _close_database(exc):
 def _check_configuration(app):
     """Refuse to start production without what keeps it safe."""
     if app.config["ENV_NAME"] == "production":
-        if not app.config.get("SECRET_KEY"):
+        key = app.config.get("SECRET_KEY") or ""
+        if len(key.encode() if isinstance(key, str) else key) < MIN_SECRET_KEY_BYTES:
+            # A short key can be guessed offline from one signed cookie, and
+            # then sessions and CSRF tokens forged.
             raise ConfigurationError(
-                "Set SECRET_KEY to a long random value, for example the output "
+                f"Set SECRET_KEY to a long random value, at least {MIN_SECRET_KEY_BYTES} "
+                "bytes, for example the output "
                 "of `python -c 'import secrets; print(secrets.token_hex(32))'`."
             )
         if not (app.config.get("BASE_URL") or "").startswith("https://"):

@@ -277,6 +277,17 @@ def logout():
         response = redirect(url_for("auth.login"))
         # Also drop anything the browser cached of our pages (offline copies).
         response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        # logout_user() asks flask-login, through the session, to delete the
+        # remember cookie; session.clear() just emptied that request: delete
+        # the cookie here, or the browser keeps a dead token for 30 days.
+        config = current_app.config
+        response.delete_cookie(
+            config["REMEMBER_COOKIE_NAME"],
+            path="/",
+            secure=config["REMEMBER_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
         return response
     return render_template("auth/logout.html", form=form), form.status
 

@@ -12,7 +12,7 @@ from . import exportcheck, mail, portable, schema
 from .backup import backup_to
 from .chain import verify_all
 from .db import db, is_sqlite, utcnow
-from .models import Ledger, PasswordReset, User
+from .models import Ledger, PasswordReset, Removal, User
 from .security import external_url
 
 db_cli = AppGroup("db", help="Create and upgrade the database schema.")
@@ -25,6 +25,7 @@ def init_app(app):
     app.cli.add_command(db_cli)
     app.cli.add_command(reset_link)
     app.cli.add_command(verify)
+    app.cli.add_command(settle_removals)
     app.cli.add_command(send_reminders)
 
 
@@ -194,3 +195,14 @@ def _print_preview(emails):
     )
     for recipient, subject, text in emails:
         click.echo(f"\nTo: {recipient}\nSubject: {subject}\n\n{text.rstrip()}")
+
+
+@click.command("settle-removals")
+@with_appcontext
+def settle_removals():
+    """Carry out the removals whose 7-day notice period has ended (each in a
+    write that holds its ledger). Safe to run as often as you like, from a
+    timer; the first request that touches such a ledger does it as well."""
+    with db.database.connection_context():
+        removed = Removal.carry_out_due()
+    click.echo(f"Carried out {removed} removal(s) whose notice period had ended.")

@@ -4,8 +4,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .db import utcnow
-from .forms.auth import ConfirmForm
+from .forms.ledgers import JoinForm
 from .models import Invitation, Membership, Waiting
+from .models.ledgers import NameTaken
 
 bp = Blueprint("join", __name__, url_prefix="/join")
 
@@ -23,15 +24,31 @@ def show(token):
         return render_template("join/signed_out.html", invitation=invitation, here=request.path)
     if Membership.active(ledger, current_user):
         return render_template("join/already.html", ledger=ledger)
-    form = ConfirmForm()
+    me = current_user._get_current_object()
+    form = JoinForm(
+        needs_name=Membership.namesake(ledger.id, me, me.display_name) is not None,
+        namesake=lambda name: Membership.namesake(ledger.id, me, name),
+    )
     if form.validate_on_submit():
-        if not invitation.accept(current_user, utcnow()):
+        try:
+            joined = invitation.accept(me, utcnow(), form.display_name.data)
+        except NameTaken:  # someone with a name like it joined meanwhile
+            form.needs_name = True
+            form.display_name.errors.append(TAKEN_MEANWHILE)
+            return render_template("join/confirm.html", invitation=invitation, form=form), 409
+        if not joined:
             return render_template("join/unusable.html", status="used"), 410
         ledger.remember_as_current(current_user.device)
         flash(f"Welcome to “{ledger.name}”. You are now a partner in it. {_first_step(ledger)}")
         # The agreements page lists first what waits for the new partner's answer.
         return redirect(url_for("agreements.dashboard", ledger_id=ledger.id))
     return render_template("join/confirm.html", invitation=invitation, form=form), form.status
+
+
+TAKEN_MEANWHILE = (
+    "Someone with a name that reads like this one joined a moment ago. "
+    "Please choose a name they can be told apart from."
+)
 
 
 def _first_step(ledger):

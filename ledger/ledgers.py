@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from .access import (
@@ -14,6 +14,7 @@ from .access import (
     removal_for,
 )
 from .db import utcnow
+from .filters import local_time
 from .forms.auth import ConfirmForm
 from .forms.ledgers import InvitationForm, LedgerForm, SwitchLedgerForm
 from .models import Invitation, Ledger, Membership, Removal
@@ -28,6 +29,52 @@ INVITATION_LIFETIME = timedelta(days=7)
 def printed_at():
     """Now (UTC): the day a printed page names, with its ledger."""
     return utcnow()
+
+
+def _page_ledger_id():
+    """The ledger a page is about: the one in its URL, if any."""
+    return (request.view_args or {}).get("ledger_id")
+
+
+@bp.before_app_request
+def carry_out_due_removals():
+    """The first request that touches a ledger carries out its removals whose
+    notice period has ended, under the lock, before anything reads it; what
+    is still in its notice period is kept for the page's banner."""
+    ledger_id = _page_ledger_id()
+    if ledger_id is None or not current_user.is_authenticated:
+        return
+    now = utcnow()
+    noticed = Removal.in_notice(ledger_id)
+    if any(removal.takes_effect_at <= now for removal in noticed):
+        Removal.carry_out_due(now, ledger_id)
+        noticed = Removal.in_notice(ledger_id)
+    g.removals_in_notice = noticed
+
+
+@bp.app_template_global()
+def partners_here():
+    """Everyone who is or was a partner in this page's ledger, {user id:
+    Person}, so every page names them alike (one query, once per request)."""
+    if "partners_here" not in g:
+        ledger_id = _page_ledger_id()
+        g.partners_here = Ledger.people(ledger_id) if ledger_id is not None else {}
+    return g.partners_here
+
+
+@bp.app_template_global()
+def removal_notice():
+    """The request to remove the signed-in partner from this page's ledger,
+    in its notice period, or None: every page of that ledger says so."""
+    mine = [
+        removal
+        for removal in g.get("removals_in_notice", ())
+        if removal.membership.user_id == current_user.id
+    ]
+    if not mine:
+        return None
+    mine[0].form = ConfirmForm(formdata=None)  # its Cancel button's token
+    return mine[0]
 
 
 @bp.route("/new", methods=("GET", "POST"))
@@ -89,9 +136,11 @@ def invite(ledger_id):
     if not form.validate_on_submit():
         return render_ledger(ledger, form.status, invitation_form=form)
     invitation = Invitation.issue(ledger, current_user, form.note.data, INVITATION_LIFETIME)
-    # The token is stored only as a hash: keep the link for the page that
-    # shows it next, in this person's own session.
-    session["new_invitation"] = {"id": invitation.id, "token": invitation.token}
+    # The token is stored only as a hash. For the page that shows the link
+    # next, the database keeps it sealed with a one-time key that only this
+    # session holds: the cookie alone (signed, but readable) is no link, and
+    # replaying an older cookie shows nothing once the link was shown.
+    session["new_invitation"] = {"id": invitation.id, "key": invitation.key}
     return redirect(url_for("ledgers.invitation", ledger_id=ledger.id, invitation_id=invitation.id))
 
 
@@ -100,11 +149,12 @@ def invite(ledger_id):
 def invitation(ledger_id, invitation_id):
     invitation = invitation_for(current_user, ledger_id, invitation_id)
     fresh = session.get("new_invitation") or {}
+    link = None
     if fresh.get("id") == invitation.id:
         session.pop("new_invitation")  # shown once: the link lives nowhere else
-    link = None
-    if fresh.get("id") == invitation.id and invitation.status(utcnow()) == "open":
-        link = external_url("join.show", token=fresh["token"])
+        token = invitation.reveal_once(fresh.get("key", ""), utcnow())
+        if token and invitation.status(utcnow()) == "open":
+            link = external_url("join.show", token=token)
     return render_template(
         "ledgers/invitation.html",
         ledger=invitation.ledger,
@@ -156,10 +206,9 @@ def remove(ledger_id, membership_id):
     form = ConfirmForm()
     if form.validate_on_submit():
         removal = Removal.request(membership, current_user, utcnow())
-        if removal.outcome == "removed":
-            flash(f"{membership.user.display_name} is no longer a partner in “{ledger.name}”.")
-        else:
-            flash("Your confirmation is recorded. The other partners are asked to confirm too.")
+        if removal is None:  # one of them stopped being a partner meanwhile
+            abort(404)
+        flash(_requested(removal, membership.name, ledger.name))
         return redirect(url_for("ledgers.show", ledger_id=ledger_id))
     others = [p for p in ledger.partners() if p.id != membership.id]
     return render_template(
@@ -174,8 +223,28 @@ def withdraw_removal(ledger_id, removal_id):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_ledger(ledger_for(current_user, ledger_id), form.status, confirm_form=form)
-    if removal.requested_by_id != current_user.id:
+    outcome = removal.withdraw(current_user, utcnow())
+    if outcome is None:
         abort(403)
-    removal.withdraw(utcnow())
-    flash("The request to remove a partner is withdrawn.")
+    flash(WITHDRAWN[outcome])
     return redirect(url_for("ledgers.show", ledger_id=ledger_id))
+
+
+def _requested(removal, name, ledger_name):
+    """The flash after asking for, or confirming, a removal."""
+    if removal.outcome == "removed":
+        return f"{name} is no longer a partner in “{ledger_name}”."
+    if removal.takes_effect_at is not None:
+        return (
+            f"{name} stays a partner until {local_time(removal.takes_effect_at)} and is told "
+            "so on their next visit. Until then, either of you can cancel it."
+        )
+    return "Your confirmation is recorded. The other partners are asked to confirm too."
+
+
+#: The flash after withdrawing or cancelling a removal, by outcome.
+WITHDRAWN = {
+    "withdrawn": "The request to remove a partner is withdrawn.",
+    "cancelled": "The request is cancelled: you stay a partner in this ledger.",
+    "settled": "That request was already settled.",
+}

@@ -270,6 +270,23 @@ def seed_0010(database):
     )
 
 
+def seed_0008(database):
+    """Rows valid right after 0008_partners: Alex goes by another name in the
+    ledger, the request to remove Alex is in its notice period, and a new
+    invitation's link is still sealed."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    database.execute_sql(
+        "UPDATE membership SET display_name = 'Alex K.' WHERE id = (SELECT MAX(id) FROM membership)"
+    )
+    database.execute_sql("UPDATE removal SET takes_effect_at = '2026-01-10 10:00:00'")
+    database.execute_sql(
+        "INSERT INTO invitation (ledger_id, token_hash, note, created_by_id, created_at, "
+        f"expires_at, link_sealed) VALUES ({ledger}, 'sealed', '', {sam}, "
+        "'2026-01-09 10:00:00', '2026-01-16 10:00:00', 'ab12')"
+    )
+
+
 def seed_0009(database):
     """Rows valid right after 0009_email: a sent reminder with the item it
     covered, a queued reset email, a pending registration link, and Sam's
@@ -307,6 +324,7 @@ SEEDS = {
     "0005_pause_together": seed_0005,
     "0006_known_devices": seed_0006,
     "0007_agreement_state": seed_0007,
+    "0008_partners": seed_0008,
     "0009_email": seed_0009,
     "0010_reviews": seed_0010,
     "0011_submissions": seed_0011,

@@ -1,10 +1,14 @@
 """Bugs found in review, each with the test that failed before its fix."""
 
+import json
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 
+from ledger import ConfigurationError, create_app
+from ledger.chain import verify_all
 from ledger.db import utcnow
 from ledger.models import (
     Agreement,
@@ -12,16 +16,22 @@ from ledger.models import (
     Consent,
     Draft,
     Invitation,
+    Ledger,
     Membership,
+    Removal,
     Revision,
     User,
 )
 
 from .helpers import (
+    LINK_RE,
     AuthActions,
     answer,
+    cookie_value,
+    create_ledger,
     csrf_token,
     invite,
+    join,
     person,
     post_form,
     propose,
@@ -34,6 +44,8 @@ def test_a_removed_partner_cannot_rejoin_with_a_link_they_made(app, couple):
     with app.app_context():
         alex_membership = Membership.get(Membership.user == User.by_email("alex@example.org"))
     post_form(sam, f"/ledgers/{ledger_id}/partners/{alex_membership.id}/remove", {})
+    with app.app_context():  # carried out when its notice period ends
+        assert Removal.carry_out_due(utcnow() + timedelta(days=7, seconds=1)) == 1
     assert alex.get(f"/ledgers/{ledger_id}").status_code == 404
     response = alex.get(kept_link)
     assert response.status_code == 410
@@ -310,3 +322,114 @@ def test_one_form_sent_five_times_at_once_proposes_once(app, couple):
     assert post_form(sam, url, {**data, "submission": fresh}).status_code == 302
     with app.app_context():
         assert Agreement.select().count() == 2
+
+
+def _three_partners(app):
+    """Sam, Alex and Eli in one ledger: (ledger id, {name: membership}, {name: user})."""
+    clients = {name: person(app, name) for name in ("sam", "alex", "eli")}
+    ledger_id = create_ledger(clients["sam"])
+    for name in ("alex", "eli"):
+        join(clients[name], invite(clients["sam"], ledger_id)[1])
+    with app.app_context():
+        memberships = {
+            m.user.display_name.lower(): m for m in Ledger.get_by_id(ledger_id).partners()
+        }
+    return ledger_id, memberships, {name: m.user for name, m in memberships.items()}
+
+
+def test_two_partners_removing_each_other_at_once_do_not_both_go(app):
+    """Eli asked to remove Sam and to remove Alex; each request waits for the
+    other one's yes. Both say yes at the same moment: one of them goes, and
+    the other, no longer a partner, removes nobody."""
+    ledger_id, memberships, users = _three_partners(app)
+    with app.app_context():
+        for target in ("sam", "alex"):
+            Removal.request(memberships[target], users["eli"], utcnow())
+    barrier, results = threading.Barrier(2), {}
+
+    def confirm(who, target):
+        with app.app_context():
+            barrier.wait()
+            results[who] = Removal.request(memberships[target], users[who], utcnow())
+
+    threads = [
+        threading.Thread(target=confirm, args=pair) for pair in (("alex", "sam"), ("sam", "alex"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(result is None for result in results.values()) == [False, True]
+    with app.app_context():
+        remaining = [m.user.display_name for m in Ledger.get_by_id(ledger_id).partners()]
+        assert len(remaining) == 2 and "Eli" in remaining
+        assert Removal.select().where(Removal.outcome == "removed").count() == 1
+        assert verify_all()[2] is None
+
+
+def test_in_a_couple_two_removals_of_each_other_leave_one_partner(app, couple):
+    sam, alex, ledger_id = couple
+    with app.app_context():
+        ledger = Ledger.get_by_id(ledger_id)
+        first, second = list(ledger.partners())
+        Removal.request(second, first.user, utcnow())
+        Removal.request(first, second.user, utcnow())
+        assert Removal.carry_out_due(utcnow() + timedelta(days=7, seconds=1)) == 1
+        assert len(list(ledger.partners())) == 1
+        outcomes = sorted(r.outcome for r in Removal.select())
+        assert outcomes == ["lapsed", "removed"]
+
+
+def test_the_invitation_link_never_sits_in_the_session_cookie(app, couple):
+    sam, _, ledger_id = couple
+    response = post_form(
+        sam, f"/ledgers/{ledger_id}/invitations", {"note": ""}, page=f"/ledgers/{ledger_id}"
+    )
+    older = cookie_value(sam, "ledger_session")
+    page = sam.get(response.headers["Location"]).get_data(as_text=True)
+    token = LINK_RE.search(page).group(1).rsplit("/", 1)[1]
+    readable = app.session_interface.get_signing_serializer(app).loads(older)
+    assert token not in json.dumps(readable)
+    # Replaying the older cookie does not show the link again.
+    sam.set_cookie("ledger_session", older)
+    assert "/join/" not in sam.get(response.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert Invitation.get(Invitation.note == "").link_sealed is None
+
+
+def test_logging_out_deletes_the_remember_cookie(app):
+    sam = person(app, "sam")
+    post_form(sam, "/logout", {})
+    AuthActions(sam).login(email="sam@example.org", remember=True)
+    assert cookie_value(sam, "ledger_remember")
+    response = post_form(sam, "/logout", {})
+    assert any(c.startswith("ledger_remember=;") for c in response.headers.getlist("Set-Cookie"))
+    assert cookie_value(sam, "ledger_remember") is None
+
+
+@pytest.mark.parametrize("key", ["too short", "x" * 31, "é" * 15])
+def test_production_refuses_a_short_secret_key(database_url, key):
+    production = {
+        "ENV_NAME": "production",
+        "BASE_URL": "https://ledger.example",
+        "DATABASE_URL": database_url,
+    }
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        create_app({**production, "SECRET_KEY": key})
+    assert create_app({**production, "SECRET_KEY": "é" * 16}).config["SECRET_KEY"] == "é" * 16
+
+
+def test_a_partner_who_leaves_loses_their_drafts_in_that_ledger_only(app, couple):
+    sam, alex, ledger_id = couple
+    elsewhere = create_ledger(alex, "Alex's other ledger")
+    for client, ledger in ((alex, ledger_id), (alex, elsewhere), (sam, ledger_id)):
+        response = post_form(
+            client,
+            f"/ledgers/{ledger}/agreements/new/general",
+            {"title": "A private draft", "text": "Not yet.", "action": "draft"},
+        )
+        assert response.status_code == 302
+    post_form(alex, f"/ledgers/{ledger_id}/leave", {})
+    with app.app_context():
+        kept = [(d.ledger_id, d.author.display_name) for d in Draft.select().order_by(Draft.id)]
+    assert kept == [(elsewhere, "Alex"), (ledger_id, "Sam")]

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import pytest
 from flask import url_for
 
-from ledger.models import Membership
+from ledger.models import MODELS, Ledger, Membership, Removal
+
+from .helpers import HASH_RE, csrf_token, invite, join, post_form
 
 
 @dataclass
@@ -194,9 +196,92 @@ def test_outsider_cannot_switch_to_another_ledger(world):
     assert response.status_code == 404
 
 
-def _token(client):
-    from .helpers import csrf_token
+def _snapshot(app):
+    """Every row of every table (the clock-driven last_seen_at aside)."""
+    with app.app_context():
+        return {
+            model.__name__: sorted(
+                tuple(sorted((k, str(v)) for k, v in row.items() if k != "last_seen_at"))
+                for row in model.select().dicts()
+            )
+            for model in MODELS
+        }
 
+
+def _old_forms(client, ids):
+    """What a partner's open pages held: a CSRF token and the fields of the
+    forms on them, the answer form's content hash among them."""
+    page = client.get(ids["agreement_path"]).get_data(as_text=True)
+    answer_form = HASH_RE.search(page)  # a partner who joined later is not asked
+    return {
+        "csrf_token": _token(client),
+        "content_hash": answer_form.group(1) if answer_form else "",
+        "decision": "accept",
+        "note": "Typed while still a partner",
+        "title": "Typed title",
+        "text": "Typed text",
+        "reason": "Typed reason",
+        "action": "propose",
+        "base": "2",
+        "name": "Typed name",
+        "time_zone": "UTC",
+        "topic": "Typed topic",
+        "hours": "12",
+        "ledger": str(ids["ledger_id"]),
+    }
+
+
+@pytest.fixture
+def former_partners(world):
+    """Eli, removed, and Jo, who left, each holding the forms and CSRF token
+    of pages they had open while partners in Sam & Alex's ledger."""
+    ids = world.ids["sam"]
+    jo = world.client("jo")
+    assert join(jo, invite(world.client("sam"), ids["ledger_id"])[1]).status_code == 302
+    held = {name: _old_forms(world.client(name), ids) for name in ("eli", "jo")}
+    with world.app.app_context():
+        eli = Membership.get_by_id(Removal.get_by_id(ids["removal_id"]).membership_id)
+    url = f"/ledgers/{ids['ledger_id']}/partners/{eli.id}/remove"
+    assert post_form(world.client("alex"), url, {}).status_code == 302  # the last yes
+    assert post_form(jo, f"/ledgers/{ids['ledger_id']}/leave", {}).status_code == 302
+    jo.get("/")  # the goodbye, which names the ledger, is read
+    with world.app.app_context():
+        ended = {
+            m.user.display_name: m.ended_how
+            for m in Ledger.get_by_id(ids["ledger_id"]).former_partners()
+        }
+    assert ended == {"Eli": "removed", "Jo": "left"}
+    return held
+
+
+@pytest.mark.parametrize("who", ["eli", "jo"])
+def test_a_former_partner_gets_404_for_every_object_and_changes_nothing(
+    world, former_partners, who
+):
+    """A partner who was removed (Eli) or left (Jo), holding old forms and old
+    CSRF tokens: every route of the ledger is a 404, and no POST writes."""
+    client, old = world.client(who), former_partners[who]
+    before = _snapshot(world.app)
+    checked = 0
+    for endpoint, route, url in _urls(world.app, world.ids["sam"]):
+        if not route.scoped:
+            continue
+        for method, expected in (("GET", route.get), ("POST", route.post)):
+            if not expected:
+                continue
+            accepts = expected[1] != 405
+            for data in ({}, old):
+                response = client.open(url, method=method, data=data)
+                assert response.status_code == (404 if accepts else 405), (endpoint, method)
+                assert "Sam &amp; Alex" not in response.get_data(as_text=True), endpoint
+                checked += 1
+    switch = client.post("/ledgers/switch", data=old)  # the old header's switcher
+    assert switch.status_code == 404
+    assert checked >= 40
+    assert _snapshot(world.app) == before
+
+
+def _token(client):
     return csrf_token(client, "/ledgers/new")
 
 

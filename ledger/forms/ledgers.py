@@ -1,7 +1,7 @@
 """Forms for ledgers, invitations and switching between ledgers."""
 
 from wtforms import SelectField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from . import BaseForm, NameField
 from .agreements import too_long
@@ -34,6 +34,38 @@ class InvitationForm(BaseForm):
         filters=[_strip],
         description='For example "for Alex". Every partner sees it.',
     )
+
+
+class JoinForm(BaseForm):
+    """Confirm joining a ledger; with a name for it when one's own reads like
+    the name of someone who is or was a partner there (``needs_name``).
+
+    ``namesake(name)`` returns that someone's membership, or None.
+    """
+
+    display_name = NameField(
+        "Your name in this ledger",
+        validators=[Length(max=80, message=too_long(80))],
+        filters=[_strip],
+        description="Only the partners of this ledger see it. Your account keeps its name.",
+    )
+
+    def __init__(self, *args, needs_name=False, namesake=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.needs_name, self.namesake = needs_name, namesake
+
+    def validate_display_name(self, field):
+        if not self.needs_name:
+            field.data = None  # nothing to choose: the account's name it is
+            return
+        if not field.data:
+            raise ValidationError("Please choose a name for this ledger.")
+        taken = self.namesake(field.data)
+        if taken is not None:
+            raise ValidationError(
+                f"That reads like “{taken.name}”, who is or was a partner here. "
+                "Please choose a name they can be told apart from."
+            )
 
 
 class SwitchLedgerForm(BaseForm):
