@@ -14,8 +14,6 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from flask import render_template_string
-from flask_login import login_required
 from itsdangerous import URLSafeSerializer
 
 import config
@@ -818,42 +816,32 @@ def test_a_reminder_source_adds_emails_without_touching_the_command(app, inbox, 
 # The offer, once, and the choices.
 
 
-def offer_page(app):
-    """A page that includes the offer, as the dashboard does."""
-
-    @login_required
-    def page():
-        return render_template_string('{% include "settings/_reminder_offer.html" %}')
-
-    app.add_url_rule("/_offer", "offer_page", page)
-
-
 def test_the_offer_comes_once_when_the_first_agreement_is_in_force(make_app, smtp_server):
     inbox = smtp_server()
     app = make_app()
-    offer_page(app)
     sam, alex, ledger_id = partners(app)
-    assert "Reminders by email" not in sam.get("/_offer").get_data(as_text=True)
+    board = f"/ledgers/{ledger_id}/agreements"  # the dashboard includes the offer
+    assert "Reminders by email" not in sam.get(board).get_data(as_text=True)
     enable_mail(app, inbox)
     agreement = propose(sam, ledger_id)
-    assert "Reminders by email" not in sam.get("/_offer").get_data(as_text=True)  # proposed only
+    assert "Reminders by email" not in sam.get(board).get_data(as_text=True)  # proposed only
     assert answer(alex, agreement, 1).status_code == 302
     for client in (sam, alex):
-        page = client.get("/_offer").get_data(as_text=True)
+        page = client.get(board).get_data(as_text=True)
         assert "Reminders by email, if you like" in page
         assert 'name="remind_reviews"' in page and "checked" not in page  # nothing pre-chosen
-    choice = {"remind_answers": "y", "save": "y", "next": "/_offer"}
-    response = post_form(sam, "/account/reminders", choice, page="/_offer")
-    assert response.headers["Location"] == "/_offer"
-    choice = {"remind_reviews": "y", "decline": "y", "next": "/_offer"}
-    post_form(alex, "/account/reminders", choice, page="/_offer")
+    choice = {"remind_answers": "y", "save": "y", "next": board}
+    response = post_form(sam, "/account/reminders", choice, page=board)
+    assert response.headers["Location"] == board
+    choice = {"remind_reviews": "y", "decline": "y", "next": board}
+    post_form(alex, "/account/reminders", choice, page=board)
     with app.app_context():
         sam_user, alex_user = User.by_email("sam@example.org"), User.by_email("alex@example.org")
         assert (sam_user.remind_reviews, sam_user.remind_answers) == (False, True)
         assert (alex_user.remind_reviews, alex_user.remind_answers) == (False, False)
         assert sam_user.reminders_offered_at and alex_user.reminders_offered_at
     for client in (sam, alex):
-        assert "Reminders by email" not in client.get("/_offer").get_data(as_text=True)
+        assert "Reminders by email" not in client.get(board).get_data(as_text=True)
 
 
 def test_the_choices_change_on_the_account_page(app, inbox):
