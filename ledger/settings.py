@@ -9,9 +9,10 @@ from . import mail
 from .auth import count_attempt, known_device, remember_device, start_session, throttled_page
 from .calendar import feed_url
 from .db import utcnow, write_transaction
-from .forms.account import PasswordChangeForm, ProfileForm, ReminderForm
+from .forms.account import DeleteAccountForm, PasswordChangeForm, ProfileForm, ReminderForm
 from .forms.auth import ConfirmForm
-from .models import CalendarFeed, DeviceSession, EmailConfirmation, email_key
+from .models import CalendarFeed, DeviceSession, EmailConfirmation, Ledger, email_key
+from .models.farewell import delete_account
 from .models.mail import has_agreement_in_force
 from .security import safe_next
 
@@ -212,6 +213,29 @@ def sign_out_everywhere():
         return render_account(form.status, confirm_form=form)
     DeviceSession.end_all(current_user)
     return _signed_out("You're signed out on every device, this one included.")
+
+
+@bp.route("/delete", methods=("GET", "POST"))
+@login_required
+def delete():
+    """Delete my account, after being offered each ledger's export."""
+    form = DeleteAccountForm(user=current_user)
+    ledgers = list(Ledger.for_user(current_user))
+    if request.method == "POST":
+        if not form.csrf_token.validate(form):
+            return render_template("settings/delete.html", form=form, ledgers=ledgers), form.status
+        attempt = _count_password_check()
+        if attempt is None:
+            return throttled_page(WRONG_PASSWORDS)
+        valid = form.validate()
+        _settle(attempt)
+        if valid:
+            delete_account(current_user._get_current_object(), utcnow())
+            return _signed_out(
+                "Your account is deleted. What you agreed to stays in your partners' "
+                "shared history, under the name “Former partner”. Take care."
+            )
+    return render_template("settings/delete.html", form=form, ledgers=ledgers), form.status
 
 
 def _signed_out(message):

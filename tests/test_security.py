@@ -67,6 +67,13 @@ POST_FORMS = {
         {},
         "(this device)",
     ),
+    "settings.delete": (
+        "sam",
+        "/account/delete",
+        "/account/delete",
+        {"current_password": "not echoed"},
+        "Delete my account for good",
+    ),
     "ledgers.new": (
         "sam",
         "/ledgers/new",

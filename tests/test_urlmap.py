@@ -42,6 +42,7 @@ ROUTES = {
     "settings.password": Route(get=(405, 405), post=(302, 400)),
     "settings.sign_out_device": Route(get=(405, 405), post=(302, 400)),
     "settings.sign_out_everywhere": Route(get=(405, 405), post=(302, 400)),
+    "settings.delete": Route(get=(302, 200), post=(302, 400)),
     "settings.reminders": Route(get=(405, 405), post=(302, 400)),
     "settings.confirm_email": Route(get=(404, 404), post=(404, 404)),
     "settings.stop_reminders": Route(get=(404, 404), post=(404, 404)),

@@ -89,3 +89,17 @@ class ReminderForm(BaseForm):
     next = HiddenField(validators=[Length(max=500)])
     save = SubmitField("Save my choice")
     decline = SubmitField("No, thank you")
+
+
+class DeleteAccountForm(BaseForm):
+    """Deleting one's account takes the current password."""
+
+    current_password = current_password_field(id="delete_current_password")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_current_password(self, field):
+        if not field.errors and not self.user.check_password(field.data):
+            raise ValidationError("That is not your current password.")
