@@ -839,8 +839,17 @@ def refresh_states(ledger_id, agreements, now):
 
 
 def refresh_ledger(ledger_id, now):
-    """Store the state of every agreement of a ledger: who is a partner changed."""
-    refresh_states(ledger_id, list(Agreement.select().where(Agreement.ledger == ledger_id)), now)
+    """Store the state of every agreement of a ledger: who is a partner changed.
+
+    The agreements are locked first (PostgreSQL; SQLite's write lock holds
+    already), in id order, as every answer locks its agreement: a change of
+    partners and an answer racing it are then ordered, and whichever writes
+    second replays with what the first committed.
+    """
+    agreements = list(
+        lock(Agreement.select().where(Agreement.ledger == ledger_id).order_by(Agreement.id))
+    )
+    refresh_states(ledger_id, agreements, now)
 
 
 PARTNERS_CHANGED.append(refresh_ledger)
