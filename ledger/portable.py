@@ -125,6 +125,7 @@ def export_ledger(ledger):
         "partners": [
             {
                 "person": str(m.user.uuid),
+                "name_here": m.display_name,
                 "joined_at": _time(m.joined_at),
                 "left_at": _time(m.left_at),
                 "ended_how": m.ended_how,
@@ -295,6 +296,7 @@ def import_ledger(export):
             Membership.create(
                 ledger=ledger,
                 user=users[m["person"]],
+                display_name=m["name_here"],
                 joined_at=_parse_time(m["joined_at"]),
                 left_at=_parse_time(m["left_at"]),
                 ended_how=m["ended_how"],
