@@ -11,7 +11,7 @@ from .cadence import local_date
 from .db import utcnow
 from .forms import CSRF_EXPLANATION
 from .forms.ledgers import SwitchLedgerForm
-from .models import KINDS, StoredState, Waiting
+from .models import KINDS, StoredState
 
 
 def init_app(app):
@@ -27,25 +27,30 @@ def init_app(app):
     )
 
 
-def waiting_count():
-    """How many agreements of the current ledger wait for my answer: one count."""
-    if "waiting_count" not in g:
+def header_counts():
+    """(waiting for my answer, due for review) in the current ledger: both
+    counts in one query, at most once per request."""
+    if "header_counts" not in g:
         ledger = current_ledger()
-        g.waiting_count = Waiting.count_for(current_user.id, ledger.id) if ledger is not None else 0
-    return g.waiting_count
+        g.header_counts = (
+            StoredState.header_counts(
+                current_user.id, ledger.id, local_date(utcnow(), ledger.time_zone)
+            )
+            if ledger is not None
+            else (0, 0)
+        )
+    return g.header_counts
+
+
+def waiting_count():
+    """How many agreements of the current ledger wait for my answer."""
+    return header_counts()[0]
 
 
 def due_count():
     """How many agreements of the current ledger are due for review (today or
-    earlier on the ledger's calendar, no change pending): one indexed count."""
-    if "due_count" not in g:
-        ledger = current_ledger()
-        g.due_count = (
-            StoredState.due_count(ledger.id, local_date(utcnow(), ledger.time_zone))
-            if ledger is not None
-            else 0
-        )
-    return g.due_count
+    earlier on the ledger's calendar, no change pending)."""
+    return header_counts()[1]
 
 
 def switch_form():

@@ -13,6 +13,7 @@ from .access import ledger_for
 from .agreements.blueprint import cooling_message, names, readable, title_of
 from .cadence import local_date
 from .db import utcnow
+from .forms import CSRF_EXPLANATION
 from .forms.agreements import field_labels
 from .forms.auth import ConfirmForm
 from .forms.reviews import ConfirmRetirementForm, ReviewAnswerForm, StartReviewForm
@@ -236,7 +237,7 @@ def park(ledger_id, review_id, item_id):
     review, item = item_for(me(), ledger_id, review_id, item_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
-        return render_review(review, form.status, notice="Please try that once more.")
+        return render_review(review, form.status, notice=CSRF_EXPLANATION)
     words = item.revision.fields
     if not item.park(me(), title_of(item.agreement.kind, words) or "An agreement", utcnow()):
         return render_review(review, 409, notice="It is parked already, or has another outcome.")
@@ -249,8 +250,11 @@ def park(ledger_id, review_id, item_id):
 def confirm_retirement(ledger_id, review_id, item_id):
     review, item = item_for(me(), ledger_id, review_id, item_id)
     form = ConfirmRetirementForm()
-    if not form.validate_on_submit() or item.retirement_id is None:
-        return render_review(review, form.status if form.errors else 409)
+    if not form.validate_on_submit():
+        notice = CSRF_EXPLANATION if form.csrf_failed else "Please read it again."
+        return render_review(review, form.status, notice=notice)
+    if item.retirement_id is None:
+        return render_review(review, 409)
     cooling = cooling_message(review.ledger)
     if cooling:
         return render_review(review, 409, notice=cooling)

@@ -13,12 +13,15 @@ from playhouse.test_utils import count_queries
 from ledger import cadence, immutability
 from ledger.chain import verify_all
 from ledger.db import db, utcnow
+from ledger.forms import CSRF_EXPLANATION
 from ledger.models import (
     Agreement,
+    CalendarFeed,
     Draft,
     Membership,
     PauseLog,
     Reaffirmation,
+    Review,
     ReviewAnswer,
     ReviewItem,
     Revision,
@@ -31,6 +34,7 @@ from .helpers import (
     AuthActions,
     answer,
     create_ledger,
+    csrf_token,
     invite,
     join,
     post_form,
@@ -520,3 +524,69 @@ def test_verify_catches_a_stored_review_date_that_differs_from_the_replay(app, c
         drift = verify_all()[2]
     assert "next_review: stored datetime.date(2030, 1, 1)" in str(drift)
     assert "the replay gives datetime.date(2027, 9, 1)" in str(drift)
+
+
+#: The review routes' CSRF cases (tests/test_security.py lists them here):
+#: (who posts, url from the review's ids, data, what the page must echo).
+CSRF_ROUTES = {
+    "reviews.start": ("sam", "/ledgers/{ledger}/reviews", {"scope": "all"}, "Past reviews"),
+    "reviews.answer": (
+        "sam",
+        "{review}/items/{item}/answer",
+        {"item{item}-choice": "keep", "item{item}-note": "Typed review note"},
+        "Typed review note",
+    ),
+    "reviews.park": ("alex", "{review}/items/{item}/park", {}, "Undecided"),
+    "reviews.confirm_retirement": (
+        "sam",
+        "{review}/items/{retiring}/confirm-retirement",
+        {"content_hash": "{hash}"},
+        "I confirm: retire this agreement",
+    ),
+    "settings.calendar_feed": ("sam", "/account/calendar", {}, "Make a new link"),
+    "settings.stop_calendar_feed": ("sam", "/account/calendar/stop", {}, "Stop my calendar"),
+}
+
+
+def _rows(app):
+    with app.app_context():
+        return [
+            model.select().count()
+            for model in (Review, ReviewItem, ReviewAnswer, Reaffirmation, Revision, CalendarFeed)
+        ]
+
+
+@pytest.mark.parametrize("token", ["missing", "foreign"])
+@pytest.mark.parametrize("endpoint", sorted(CSRF_ROUTES))
+def test_review_routes_refuse_a_missing_or_foreign_csrf_token(app, clock, four, endpoint, token):
+    sam, alex, ledger_id = clock.sam, clock.alex, clock.ledger_id
+    assert post_form(sam, "/account/calendar", {}, page="/account").status_code == 302
+    review = start_review(sam, ledger_id)
+    answer_item(sam, review, "Undecided", "keep")
+    answer_item(alex, review, "Undecided", "retire")
+    answer_item(sam, review, "Retire me", "retire")
+    answer_item(alex, review, "Retire me", "retire")
+    with app.app_context():
+        items = {i.agreement_id: i.id for i in ReviewItem.select().where(ReviewItem.review == 1)}
+        ids = {title: items[int(path.rsplit("/", 1)[1])] for title, path in four.items()}
+        retirement = Revision.select().where(Revision.action == "retire").get()
+    values = {
+        "ledger": ledger_id,
+        "review": review,
+        "item": ids["Keep me"],
+        "retiring": ids["Retire me"],
+        "hash": retirement.content_hash,
+    }
+    who, url, data, echoed = CSRF_ROUTES[endpoint]
+    client = {"sam": sam, "alex": alex}[who]
+    url = url.format(**values)
+    data = {key.format(**values): value.format(**values) for key, value in data.items()}
+    name = f"item{ids['Keep me']}-csrf_token" if endpoint == "reviews.answer" else "csrf_token"
+    foreign = csrf_token(app.test_client(), "/login")
+    before = _rows(app)
+    response = client.post(url, data={name: "" if token == "missing" else foreign, **data})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert CSRF_EXPLANATION.replace("'", "&#39;") in text
+    assert echoed in text
+    assert _rows(app) == before

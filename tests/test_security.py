@@ -221,6 +221,13 @@ CSRF_CASES_ELSEWHERE = {
     "settings.reminders": "tests/test_mail.py",
     # Its signed, single-purpose link is its own proof (one-click stop, RFC 8058).
     "settings.stop_reminders": "tests/test_mail.py",
+    # Reviews need a review under way, with answers: their cases are there.
+    "reviews.start": "tests/test_reviews.py",
+    "reviews.answer": "tests/test_reviews.py",
+    "reviews.park": "tests/test_reviews.py",
+    "reviews.confirm_retirement": "tests/test_reviews.py",
+    "settings.calendar_feed": "tests/test_reviews.py",
+    "settings.stop_calendar_feed": "tests/test_reviews.py",
 }
 
 

@@ -587,15 +587,20 @@ class StoredState(BaseModel):
         return self.label == "in force" and self.next_review is not None
 
     @classmethod
-    def due_count(cls, ledger_id, today):
-        """How many agreements of a ledger are due for review by ``today``
-        (in force, no change pending): one indexed count."""
+    def header_counts(cls, user, ledger_id, today):
+        """(agreements waiting for this partner's answer, agreements due for
+        review by ``today``) in a ledger: one query of two indexed counts."""
+        waiting = Waiting.select(fn.COUNT(Waiting.agreement)).where(
+            (Waiting.user == user) & (Waiting.ledger == ledger_id)
+        )
+        due = cls.select(fn.COUNT(cls.agreement)).where(
+            (cls.ledger == ledger_id) & (cls.label == "in force") & (cls.next_review <= today)
+        )
         return (
-            cls.select()
-            .where(
-                (cls.ledger == ledger_id) & (cls.label == "in force") & (cls.next_review <= today)
-            )
-            .count()
+            Ledger.select(waiting.alias("waiting"), due.alias("due"))
+            .where(Ledger.id == ledger_id)
+            .tuples()
+            .get()
         )
 
     @classmethod
