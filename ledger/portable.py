@@ -17,7 +17,13 @@ import jsonschema
 
 from . import exportcheck
 from .db import db, utcnow
-from .hashchain import canonical_json, consent_payload, revision_payload, timestamp
+from .hashchain import (
+    canonical_json,
+    consent_payload,
+    reaffirmation_payload,
+    revision_payload,
+    timestamp,
+)
 from .models import (
     Activity,
     AgendaItem,
@@ -26,6 +32,7 @@ from .models import (
     Ledger,
     Membership,
     PauseLog,
+    Reaffirmation,
     Revision,
     User,
 )
@@ -90,6 +97,12 @@ def export_ledger(ledger):
             consent, uuids[consent.agreement_id], consent.user.uuid, revision.uuid
         )
         chains[consent.agreement_id].append((consent.chain_seq, payload, consent.chain_hash))
+    for kept in Reaffirmation.select().where(Reaffirmation.agreement.in_(list(uuids))):
+        revision = revisions[kept.revision_id]
+        payload = reaffirmation_payload(
+            kept, uuids[kept.agreement_id], revision.uuid, kept.partner_uuids
+        )
+        chains[kept.agreement_id].append((kept.chain_seq, payload, kept.chain_hash))
     for agreement in sorted(agreements, key=lambda a: (a.created_at, str(a.uuid))):
         # Each link as it was hashed, with the hash stored for it: the file
         # proves what the database holds (a changed row fails its check).
@@ -247,6 +260,13 @@ def validate(export):
                         f"{where}: an answer to a revision that comes later or is missing."
                     )
                 person = link["user"]
+            elif link["type"] == "reaffirmation":
+                if link["revision"] not in revisions:
+                    raise ImportRefused(
+                        f"{where}: a review kept a revision that comes later or is missing."
+                    )
+                strangers = [p for p in link["partners"] if p not in people]
+                person = strangers[0] if strangers else link["partners"][0]
             else:
                 raise ImportRefused(
                     f"{where}: this Ledger does not know links of type {link['type']!r}."
@@ -333,6 +353,17 @@ def import_ledger(export):
                     )
                     revisions[link["uuid"]] = row
                     Activity.create(ledger=ledger, created_at=created, revision=row)
+                elif link["type"] == "reaffirmation":
+                    Reaffirmation.create(
+                        uuid=link["uuid"],
+                        agreement=agreement,
+                        revision=revisions[link["revision"]],
+                        content_hash=link["content_hash"],
+                        partners=canonical_json(link["partners"]),
+                        created_at=created,
+                        chain_seq=position,
+                        chain_hash=link["hash"],
+                    )
                 else:
                     revision = revisions[link["revision"]]
                     row = Consent.create(

@@ -590,3 +590,27 @@ def test_review_routes_refuse_a_missing_or_foreign_csrf_token(app, clock, four, 
     assert CSRF_EXPLANATION.replace("'", "&#39;") in text
     assert echoed in text
     assert _rows(app) == before
+
+
+def test_a_reaffirmation_travels_in_the_export_and_comes_back(app, clock, four):
+    """Kept in a review: the export carries the reaffirmation as a chain link,
+    checks without the server, and imports back exactly."""
+    import json
+
+    from ledger import exportcheck, portable
+    from ledger.models import Ledger
+
+    row = reaffirmed(app, clock, four)
+    with app.app_context():
+        export = portable.export_ledger(Ledger.get_by_id(clock.ledger_id))
+        kinds = [link["type"] for a in export["agreements"] for link in a["links"]]
+        assert "reaffirmation" in kinds
+        assert exportcheck.check(export)[0] == []
+        Ledger.get_by_id(clock.ledger_id).delete_instance()
+        portable.import_ledger(json.loads(portable.dumps(export)))
+        again = portable.export_ledger(Ledger.get(Ledger.uuid == export["ledger"]["uuid"]))
+        assert Reaffirmation.get(Reaffirmation.uuid == row.uuid).chain_hash == row.chain_hash
+        checked, _, broken = verify_all()
+        assert broken is None and checked == len(export["agreements"])
+    export.pop("exported_at"), again.pop("exported_at")
+    assert again == export
