@@ -25,7 +25,7 @@ from . import (
     security,
     settings,
 )
-from .db import db, make_database
+from .db import bind, db, make_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,11 +60,11 @@ def create_app(test_config=None):
         path = os.path.join(app.instance_path, "ledger.sqlite3")
         app.config["DATABASE_URL"] = f"sqlite:///{path}"
     app.config["DATABASE"] = make_database(app.config["DATABASE_URL"])
-    db.init_app(app)
+    bind(app)
     # peewee logs every query with its parameters at DEBUG: what people wrote.
     logging.getLogger("peewee").setLevel(logging.INFO)
-    # FlaskDB closes the connection after each request; this also closes one
-    # opened in a bare app context (CLI commands, shell, tests).
+    # FlaskDB hands each request a pooled connection and takes it back after;
+    # this also gives back one opened in a bare app context (CLI, shell, tests).
     app.teardown_appcontext(_close_database)
 
     security.init_app(app)
@@ -89,6 +89,9 @@ def create_app(test_config=None):
 
         with db.database.connection_context():
             upgrade(db.database)
+        # Keep no connection from here: a server that forks its workers after
+        # creating the app (gunicorn --preload) must not share one.
+        db.database.close_idle()
     return app
 
 

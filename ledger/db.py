@@ -1,13 +1,17 @@
-"""The database: one connection per request, and what differs per engine."""
+"""The database: a connection per request from a pool kept per worker, and
+what differs per engine."""
 
+import atexit
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from peewee import DateTimeField, SqliteDatabase
+from peewee import DateTimeField, Proxy, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.flask_utils import FlaskDB
+from playhouse.pool import PooledDatabase
 
-db = FlaskDB()
+#: Static files are answered without a database connection.
+db = FlaskDB(excluded_routes=("static",))
 
 #: WAL lets readers go on while one partner writes; FULL makes a commit
 #: durable on power loss (NORMAL can lose the last ones in WAL mode).
@@ -19,15 +23,62 @@ SQLITE_PRAGMAS = {
 }
 
 
+#: Each process keeps the connections it opened and hands one to each request
+#: (FlaskDB connects before and closes after it: closing returns it here).
+#: Opening a SQLite connection and applying its PRAGMAs cost more than most
+#: pages' own work; a pooled connection gets its PRAGMAs once, when opened.
+#: A connection is replaced after five minutes, so a database file restored
+#: in place is picked up without a restart; a request waits up to ten
+#: seconds for a free connection rather than failing.
+POOL = {"max_connections": 20, "stale_timeout": 300, "timeout": 10}
+
+POOLED_SCHEMES = {
+    "sqlite": "sqlite+pool",
+    "postgres": "postgres+pool",
+    "postgresql": "postgresql+pool",
+    "psycopg3": "psycopg3+pool",
+}
+
+
 def make_database(url):
-    """Return a peewee database for ``url`` with the settings Ledger relies on."""
-    if url.startswith("sqlite"):
-        return connect(url, pragmas=SQLITE_PRAGMAS)
-    if url.startswith(("postgres", "psycopg3")):
-        return connect(url)
-    raise RuntimeError(
-        f"LEDGER_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}."
-    )
+    """Return a pooled peewee database for ``url`` with the settings Ledger relies on."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in POOLED_SCHEMES:
+        raise RuntimeError(
+            f"LEDGER_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}."
+        )
+    pooled = f"{POOLED_SCHEMES[scheme]}://{rest}"
+    if scheme == "sqlite":
+        # A pooled connection serves one request at a time, but not always
+        # in the thread that opened it (the development server's threads).
+        return connect(pooled, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
+    return connect(pooled, **POOL)
+
+
+def bind(app):
+    """Bind ``db`` to the app's database (``app.config["DATABASE"]``).
+
+    Models reach the database through one proxy, so the app created last in
+    a process is the one they use; the connections kept by the database bound
+    before (tests create many apps) are closed rather than left open.
+    """
+    previous = _bound()
+    db.init_app(app)
+    if previous is not None and previous is not _bound():
+        previous.close_all()
+
+
+def _bound():
+    database = db.database.obj if isinstance(db.database, Proxy) else db.database
+    return database if isinstance(database, PooledDatabase) else None
+
+
+@atexit.register
+def _close_pool():
+    """Close the kept connections when the process ends (SQLite checkpoints its WAL)."""
+    database = _bound()
+    if database is not None:
+        database.close_all()
 
 
 def _unwrap(database):

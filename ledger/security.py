@@ -4,6 +4,7 @@ import re
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, ValidationError
 
@@ -29,14 +30,25 @@ HEADERS = {
 
 
 def init_app(app):
-    """Install proxy handling, trusted hosts, id URLs and the response headers."""
+    """Install proxy handling, trusted hosts, id URLs, the session and the response headers."""
     app.url_map.converters["id"] = IdConverter
+    app.session_interface = SessionInterface()
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
     if app.config["ENV_NAME"] == "production" and not app.config.get("TRUSTED_HOSTS"):
         app.config["TRUSTED_HOSTS"] = [urlsplit(app.config["BASE_URL"]).hostname]
     app.after_request(add_headers)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, left unopened for static files: a
+    stylesheet or an icon neither checks nor rewrites the cookie."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(f"{app.static_url_path}/"):
+            return None  # Flask puts an empty session in its place
+        return super().open_session(app, request)
 
 
 def add_headers(response):

@@ -5,6 +5,8 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from flask import session
+from flask.sessions import NullSession
 from peewee import IntegerField
 
 from ledger.db import db, is_sqlite, lock, write_transaction
@@ -102,3 +104,104 @@ def test_times_are_stored_as_utc_and_read_back_aware(app):
     assert stored == local
     assert stored.tzinfo == UTC
     assert stored.hour == 1
+
+
+# The connection pool: each worker keeps its connections between requests.
+
+
+def test_requests_share_one_kept_connection_and_give_it_back(app):
+    """Each request is handed the pooled connection and returns it after."""
+    used = []
+
+    @app.after_request
+    def note_connection(response):
+        used.append(db.database.connection())
+        return response
+
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/login").status_code == 200
+    assert used[0] is used[1] is used[2]
+    pool = db.database.obj
+    assert pool._in_use == {}  # every request gave its connection back
+    assert [conn for _, _, conn in pool._connections] == [used[0]]
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_pragmas_are_applied_once_per_connection(app, monkeypatch):
+    database = db.database.obj
+    applied = []
+    original = type(database)._set_pragmas
+    monkeypatch.setattr(
+        type(database),
+        "_set_pragmas",
+        lambda self, conn: applied.append(conn) or original(self, conn),
+    )
+    with app.app_context():
+        database.close_all()  # start from a fresh connection
+    client = app.test_client()
+    for _ in range(5):
+        assert client.get("/login").status_code == 200
+    assert len(applied) == 1
+
+
+def test_static_files_open_no_session_and_no_connection(app, auth):
+    """A stylesheet costs neither a database connection nor reading the cookie."""
+    seen = []
+
+    @app.after_request
+    def note(response):
+        seen.append(
+            (isinstance(session._get_current_object(), NullSession), db.database.is_closed())
+        )
+        return response
+
+    auth.register()
+    seen.clear()
+    response = auth.client.get("/static/style.css")
+    response.close()
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert seen == [(True, True)]
+    # Pages still read the session and use the database.
+    assert auth.client.get("/ledgers/new").status_code == 200
+    assert seen[-1] == (False, False)
+
+
+def test_a_connection_is_given_back_without_an_open_transaction(app):
+    """What a failed request left uncommitted is rolled back, never carried on."""
+    with app.app_context():
+        database = db.database
+        database.connect()
+        database.execute_sql("BEGIN")
+        User.create(email="x@y.org", email_key="x@y.org", display_name="X", password_hash="x")
+        database.close()  # back to the pool, mid-transaction
+        database.connect()
+        try:
+            assert User.select().count() == 0  # the same connection, rolled back
+        finally:
+            database.close()
+
+
+def test_each_app_has_its_own_pool_and_the_last_bound_one_is_used(make_app, tmp_path):
+    """Tests create many apps: binding a new one closes the connections the
+    previous one kept, and queries then reach the new app's database only."""
+    first = make_app()
+    first.test_client().get("/login")
+    first_pool = first.config["DATABASE"]
+    assert first_pool._connections
+    second = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'second.sqlite3'}")
+    assert second.config["DATABASE"] is not first_pool
+    assert first_pool._connections == [] and first_pool._in_use == {}
+    with second.app_context(), db.database.connection_context():
+        assert db.database.obj is second.config["DATABASE"]
+
+
+def test_an_app_that_upgrades_its_schema_keeps_no_connection(make_app):
+    """A server that forks workers after creating the app must not share one."""
+    make_app()  # the fixture's own upgrade happens with the first app
+    app = make_app(AUTO_UPGRADE_SCHEMA=True)
+    pool = app.config["DATABASE"]
+    assert pool._connections == [] and pool._in_use == {}
