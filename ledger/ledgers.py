@@ -1,4 +1,5 @@
-"""Ledgers: create, look at, switch, invite, leave, and remove a partner."""
+"""Ledgers: create, look at, rename, switch, invite, leave, remove a partner,
+and delete a ledger when every partner asks for it."""
 
 from datetime import timedelta
 
@@ -16,8 +17,8 @@ from .access import (
 from .db import utcnow
 from .filters import local_time
 from .forms.auth import ConfirmForm
-from .forms.ledgers import InvitationForm, LedgerForm, SwitchLedgerForm
-from .models import Invitation, Ledger, Membership, Removal
+from .forms.ledgers import InvitationForm, LedgerForm, RenameLedgerForm, SwitchLedgerForm
+from .models import Invitation, Ledger, LedgerDeletion, LedgerRename, Membership, Removal
 from .security import external_url
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
@@ -100,19 +101,82 @@ def render_ledger(ledger, status=200, csrf_notice=False, **forms):
     """Render a ledger's page: partners, invitations and open requests."""
     forms.setdefault("invitation_form", InvitationForm())
     forms.setdefault("confirm_form", ConfirmForm())
-    partners = list(ledger.partners())
+    forms.setdefault("rename_form", RenameLedgerForm(name=ledger.name))
+    partners, former_partners = ledger.everyone()
     page = render_template(
         "ledgers/show.html",
         ledger=ledger,
         partners=partners,
-        former_partners=list(ledger.former_partners()),
+        former_partners=former_partners,
+        # Who renamed it, by the name they have (or had) here.
+        names={m.user_id: m.name for m in [*former_partners, *partners]},
         invitations=list(ledger.invitations()),
         removals=ledger.open_removals(partners),
+        renames=list(LedgerRename.of_ledger(ledger.id)),
+        deletion=LedgerDeletion.pending(ledger.id, partners),
         now=utcnow(),
         csrf_notice=csrf_notice,
         **forms,
     )
     return page, status
+
+
+@bp.post("/<id:ledger_id>/rename")
+@login_required
+def rename(ledger_id):
+    ledger = ledger_for(current_user, ledger_id)
+    form = RenameLedgerForm(current=ledger.name)
+    if not form.validate_on_submit():
+        return render_ledger(ledger, form.status, rename_form=form)
+    old = ledger.name
+    outcome = ledger.rename(current_user, form.name.data, utcnow())
+    if outcome is None:  # no longer a partner, under the lock
+        abort(404)
+    flash(RENAMED[outcome].format(old=old, new=form.name.data))
+    return redirect(url_for("ledgers.show", ledger_id=ledger_id))
+
+
+@bp.route("/<id:ledger_id>/delete", methods=("GET", "POST"))
+@login_required
+def delete(ledger_id):
+    ledger = ledger_for(current_user, ledger_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_deletion(ledger, form)
+    outcome = LedgerDeletion.ask(ledger.id, current_user, utcnow())
+    if outcome is None:  # no longer a partner, under the lock
+        abort(404)
+    flash(DELETION[outcome].format(name=ledger.name))
+    if outcome == "deleted":
+        return redirect(url_for("home.index"))
+    return redirect(url_for("ledgers.show", ledger_id=ledger_id))
+
+
+@bp.post("/<id:ledger_id>/delete/withdraw")
+@login_required
+def withdraw_deletion(ledger_id):
+    ledger = ledger_for(current_user, ledger_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_deletion(ledger, form)
+    outcome = LedgerDeletion.withdraw(ledger.id, current_user, utcnow())
+    if outcome is None:  # only the partner who asked can withdraw it
+        abort(403)
+    flash(DELETION[outcome].format(name=ledger.name))
+    return redirect(url_for("ledgers.show", ledger_id=ledger_id))
+
+
+def render_deletion(ledger, form):
+    """Render the page that offers the export and asks to delete a ledger."""
+    partners = list(ledger.partners())
+    page = render_template(
+        "ledgers/delete.html",
+        ledger=ledger,
+        partners=partners,
+        deletion=LedgerDeletion.pending(ledger.id, partners),
+        form=form,
+    )
+    return page, form.status
 
 
 @bp.post("/switch")
@@ -247,4 +311,23 @@ WITHDRAWN = {
     "withdrawn": "The request to remove a partner is withdrawn.",
     "cancelled": "The request is cancelled: you stay a partner in this ledger.",
     "settled": "That request was already settled.",
+}
+
+
+#: The flash after renaming a ledger, by outcome.
+RENAMED = {
+    "renamed": "“{old}” is now called “{new}”. The Partners page notes the change.",
+    "unchanged": "That is its name already; nothing changed.",
+}
+
+#: The flash after asking to delete a ledger, confirming it, or withdrawing it.
+DELETION = {
+    "asked": (
+        "You asked to delete “{name}”. Every other partner is asked to confirm it; "
+        "until then nothing is deleted, and you can withdraw your request."
+    ),
+    "confirmed": ("Your yes is recorded. “{name}” is deleted once every partner has confirmed it."),
+    "deleted": "“{name}” is deleted, with everything in it, as every partner asked.",
+    "withdrawn": "Your request to delete “{name}” is withdrawn. Nothing was deleted.",
+    "settled": "There is no open request to delete “{name}” any more.",
 }

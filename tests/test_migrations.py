@@ -243,6 +243,27 @@ def seed_0011(database):
     database.execute_sql("UPDATE agreement SET submission = 'AbCdEfGhIjKlMnOpQrStUv'")
 
 
+def seed_0012(database):
+    """Rows valid right after 0012_ledger_changes: the ledger was renamed, and
+    a request to delete it was withdrawn, with Sam's yes."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO ledgerrename (ledger_id, renamed_by_id, old_name, new_name, created_at) "
+        f"VALUES ({ledger}, {sam}, 'Us', 'Sam & Alex', '2026-04-07 10:00:00')"
+    )
+    database.execute_sql(
+        "INSERT INTO ledgerdeletion (ledger_id, requested_by_id, created_at, resolved_at, "
+        f"outcome) VALUES ({ledger}, {sam}, '2026-04-08 10:00:00', '2026-04-08 11:00:00', "
+        "'withdrawn')"
+    )
+    request = database.execute_sql("SELECT id FROM ledgerdeletion").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO ledgerdeletionconfirmation (request_id, user_id, created_at) "
+        f"VALUES ({request}, {sam}, '2026-04-08 10:00:00')"
+    )
+
+
 def seed_0010(database):
     """Rows valid right after 0010_reviews: a review of the seeded agreement
     with one answer, and a calendar feed."""
@@ -328,6 +349,7 @@ SEEDS = {
     "0009_email": seed_0009,
     "0010_reviews": seed_0010,
     "0011_submissions": seed_0011,
+    "0012_ledger_changes": seed_0012,
 }
 
 

@@ -123,6 +123,27 @@ POST_FORMS = {
         {},
         "Withdraw my request",
     ),
+    "ledgers.rename": (
+        "sam",
+        "/ledgers/{ledger_id}/rename",
+        "/ledgers/{ledger_id}",
+        {"name": "Typed new ledger name"},
+        "Typed new ledger name",
+    ),
+    "ledgers.delete": (
+        "sam",
+        "/ledgers/{ledger_id}/delete",
+        "/ledgers/{ledger_id}/delete",
+        {},
+        "Ask to delete “Sam &amp; Alex”",
+    ),
+    "ledgers.withdraw_deletion": (
+        "sam",
+        "/ledgers/{ledger_id}/delete/withdraw",
+        "/ledgers/{ledger_id}/delete",
+        {},
+        "Every partner decides",
+    ),
     "join.show": ("robin", "{invitation_path}", "{invitation_path}", {}, "Join “Sam &amp; Alex”"),
     "agreements.new": (
         "sam",

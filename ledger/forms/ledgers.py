@@ -1,7 +1,7 @@
-"""Forms for ledgers, invitations and switching between ledgers."""
+"""Forms for ledgers, renaming one, invitations and switching between ledgers."""
 
 from wtforms import SelectField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from . import BaseForm, NameField
 from .agreements import too_long
@@ -12,19 +12,40 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class LedgerForm(BaseForm):
-    name = NameField(
-        "A name for your shared ledger",
+def ledger_name_field(label):
+    """A ledger's name: at most 80 characters, trimmed, and something left
+    after trimming (DataRequired checks what the filter left: a name of
+    spaces alone is no name)."""
+    return NameField(
+        label,
         validators=[
-            InputRequired("Please give it a name, for example your first names."),
+            DataRequired("Please give it a name, for example your first names."),
             Length(max=80, message=too_long(80)),
         ],
         filters=[_strip],
         description='For example "Sam & Alex". Every partner sees it.',
     )
+
+
+class LedgerForm(BaseForm):
+    name = ledger_name_field("A name for your shared ledger")
     time_zone = time_zone_field(
         "The ledger's time zone", "Review dates for your agreements are set in this zone."
     )
+
+
+class RenameLedgerForm(BaseForm):
+    """A new name for a ledger; ``current`` is the name it has."""
+
+    name = ledger_name_field("The ledger's name")
+
+    def __init__(self, *args, current=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current = current
+
+    def validate_name(self, field):
+        if field.data == self.current:
+            raise ValidationError("That is its name already. Type the new name to change it.")
 
 
 class InvitationForm(BaseForm):

@@ -15,7 +15,16 @@ from .agreements import (
     Waiting,
 )
 from .base import BaseModel, email_key, new_token, token_hash
-from .ledgers import Invitation, Ledger, Membership, Removal, RemovalConfirmation
+from .ledgers import (
+    Invitation,
+    Ledger,
+    LedgerDeletion,
+    LedgerDeletionConfirmation,
+    LedgerRename,
+    Membership,
+    Removal,
+    RemovalConfirmation,
+)
 from .mail import EmailConfirmation, Outbox, OutboxItem
 from .pause import AgendaItem, CoolingOffConfirmation, CoolingOffRequest, PauseLog
 from .reviews import CalendarFeed, Review, ReviewAnswer, ReviewItem
@@ -51,6 +60,9 @@ MODELS = [
     Outbox,
     OutboxItem,
     EmailConfirmation,
+    LedgerRename,
+    LedgerDeletion,
+    LedgerDeletionConfirmation,
 ]
 
 __all__ = [
@@ -79,6 +91,9 @@ __all__ = [
     "Invitation",
     "KnownDevice",
     "Ledger",
+    "LedgerDeletion",
+    "LedgerDeletionConfirmation",
+    "LedgerRename",
     "LoginFailure",
     "Outbox",
     "OutboxItem",

@@ -198,29 +198,65 @@ class Ledger(BaseModel):
             .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         )
 
+    def everyone(self):
+        """Return (the active memberships, oldest first; the ended ones,
+        latest first), with their users: one query for both."""
+        rows = list(Membership.of_ledger(self.id).order_by(Membership.joined_at, Membership.id))
+        former = sorted(
+            (m for m in rows if m.left_at is not None), key=lambda m: m.left_at, reverse=True
+        )
+        return [m for m in rows if m.left_at is None], former
+
     def open_removals(self, partners):
         """Return pending removal requests, each with the memberships of the
         partners it waits for.
 
-        Two queries, however many requests: the requests with their targets,
-        then every confirmation of them.
+        One query, however many requests: the requests with their targets,
+        one row per confirmation.
         """
-        removals = list(
-            Removal.select(Removal, Membership, User)
+        rows = (
+            Removal.select(Removal, Membership, User, RemovalConfirmation.user.alias("yes_by"))
             .join(Membership)
             .join(User)
+            .switch(Removal)
+            .join(
+                RemovalConfirmation,
+                JOIN.LEFT_OUTER,
+                on=(RemovalConfirmation.removal == Removal.id),
+                attr="yes",
+            )
             .where((Removal.ledger == self) & Removal.resolved_at.is_null())
-            .order_by(Removal.created_at)
+            .order_by(Removal.created_at, Removal.id)
         )
-        confirmed = {removal.id: set() for removal in removals}
-        if removals:
-            for row in RemovalConfirmation.select().where(
-                RemovalConfirmation.removal.in_(list(confirmed))
-            ):
-                confirmed[row.removal_id].add(row.user_id)
+        removals, confirmed = {}, {}
+        for removal in rows:
+            removals.setdefault(removal.id, removal)
+            yes = confirmed.setdefault(removal.id, set())
+            if removal.yes.yes_by is not None:
+                yes.add(removal.yes.yes_by)
         return [
-            (removal, removal.waiting_for(partners, confirmed[removal.id])) for removal in removals
+            (removal, removal.waiting_for(partners, confirmed[removal.id]))
+            for removal in removals.values()
         ]
+
+    def rename(self, user, name, now):
+        """Give the ledger a new name and record who renamed it, when, from
+        what to what. Returns "renamed", "unchanged" (it has that name
+        already: nothing is recorded), or None, with nothing written, when
+        under the lock ``user`` is not a partner."""
+        with write_transaction():
+            Ledger.hold(self.id, now)
+            if Membership.active(self.id, user) is None:
+                return None
+            old = Ledger.select(Ledger.name).where(Ledger.id == self.id).scalar()
+            if old == name:
+                return "unchanged"
+            Ledger.update(name=name).where(Ledger.id == self.id).execute()
+            LedgerRename.create(
+                ledger=self.id, renamed_by=user, old_name=old, new_name=name, created_at=now
+            )
+        self.name = name
+        return "renamed"
 
     def remember_as_current(self, device):
         """Make this the ledger the device looks at."""
@@ -652,3 +688,171 @@ class RemovalConfirmation(BaseModel):
 
     class Meta:
         indexes = ((("removal", "user"), True),)
+
+
+class LedgerRename(BaseModel):
+    """One renaming of a ledger: who, when, and from what to what.
+
+    Append-only: nothing updates or deletes a row (``save`` refuses to
+    change one); the rows go only with their ledger, by its cascade.
+    """
+
+    id = AutoField()
+    ledger = ForeignKeyField(Ledger, backref="+", on_delete="CASCADE")
+    renamed_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    old_name = CharField(max_length=80)
+    new_name = CharField(max_length=80)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("ledger", "created_at"), False),)
+
+    def save(self, *args, **kwargs):
+        if self.id is not None and not kwargs.get("force_insert"):
+            raise TypeError("ledger renames are append-only")
+        return super().save(*args, **kwargs)
+
+    @classmethod
+    def of_ledger(cls, ledger_id):
+        """A ledger's renames, latest first: one query."""
+        return (
+            cls.select()
+            .where(cls.ledger == ledger_id)
+            .order_by(cls.created_at.desc(), cls.id.desc())
+        )
+
+
+class LedgerDeletion(BaseModel):
+    """A request to delete a ledger with everything in it.
+
+    It is carried out, in the write of the last yes, once every partner has
+    asked for it or confirmed it. It lapses when who is a partner changes
+    (a newcomer must be asked too; confirmations given among other partners
+    do not carry over), and its author can withdraw it. A partial unique
+    index (migration 0012) allows one open request per ledger. A request
+    that was carried out leaves no row: it goes with its ledger.
+    """
+
+    id = AutoField()
+    ledger = ForeignKeyField(Ledger, backref="+", on_delete="CASCADE")
+    requested_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+    resolved_at = UTCDateTimeField(null=True)
+    #: "withdrawn" (by its author) or "lapsed" (who is a partner changed)
+    outcome = CharField(max_length=10, null=True)
+
+    @classmethod
+    def open_in(cls, ledger_id):
+        return cls.select().where((cls.ledger == ledger_id) & cls.resolved_at.is_null())
+
+    @classmethod
+    def pending(cls, ledger_id, partners):
+        """The open request of a ledger as a ``DeletionRequest``, or None:
+        two queries (the request, then its confirmations)."""
+        request = cls.open_in(ledger_id).first()
+        if request is None:
+            return None
+        confirmed = {
+            c.user_id
+            for c in LedgerDeletionConfirmation.select(LedgerDeletionConfirmation.user).where(
+                LedgerDeletionConfirmation.request == request
+            )
+        }
+        return DeletionRequest(request, list(partners), confirmed)
+
+    @classmethod
+    def ask(cls, ledger_id, user, now):
+        """Ask to delete the ledger, or confirm the open request to; delete it
+        when this was the last yes. Returns "deleted", "asked" (a new
+        request), "confirmed" (still waiting for others), or None, with
+        nothing written, when under the lock ``user`` is not a partner."""
+        with write_transaction():
+            Ledger.hold(ledger_id, now)  # may carry out a removal: the request lapses
+            partners = list(Ledger(id=ledger_id).partners())
+            if not any(m.user_id == user.id for m in partners):
+                return None
+            request = lock(cls.open_in(ledger_id)).first()
+            outcome = "confirmed"
+            if request is None:
+                request = cls.create(ledger=ledger_id, requested_by=user, created_at=now)
+                outcome = "asked"
+            LedgerDeletionConfirmation.insert(
+                request=request, user=user, created_at=now
+            ).on_conflict_ignore().execute()
+            if not cls.pending(ledger_id, partners).waiting:
+                # Every partner said yes: the ledger goes with everything in
+                # it (its rows cascade, this request's among them).
+                Ledger.delete().where(Ledger.id == ledger_id).execute()
+                return "deleted"
+        return outcome
+
+    @classmethod
+    def withdraw(cls, ledger_id, user, now):
+        """The partner who asked withdraws the open request; checked under the
+        lock. Returns "withdrawn", "settled" when no request is open any
+        more, or None when ``user`` did not ask for it (nothing written)."""
+        with write_transaction():
+            Ledger.hold(ledger_id, now)
+            request = lock(cls.open_in(ledger_id)).first()
+            if request is None:
+                return "settled"
+            if request.requested_by_id != user.id or Membership.active(ledger_id, user) is None:
+                return None
+            request._resolve("withdrawn", now)
+        return "withdrawn"
+
+    @classmethod
+    def lapse_open(cls, ledger_id, now):
+        """Inside a change of who is a partner: the open request lapses."""
+        (
+            cls.update(resolved_at=now, outcome="lapsed")
+            .where((cls.ledger == ledger_id) & cls.resolved_at.is_null())
+            .execute()
+        )
+
+    def _resolve(self, outcome, now):
+        LedgerDeletion.update(resolved_at=now, outcome=outcome).where(
+            (LedgerDeletion.id == self.id) & LedgerDeletion.resolved_at.is_null()
+        ).execute()
+        self.resolved_at, self.outcome = now, outcome
+
+
+@dataclass
+class DeletionRequest:
+    """An open request to delete a ledger, as its pages show it."""
+
+    request: LedgerDeletion
+    partners: list
+    confirmed: set
+
+    @property
+    def waiting(self):
+        """The memberships of the partners who have not said yes yet."""
+        return [m for m in self.partners if m.user_id not in self.confirmed]
+
+    @property
+    def requester(self):
+        """The membership of the partner who asked (None once they are gone)."""
+        return next((m for m in self.partners if m.user_id == self.request.requested_by_id), None)
+
+    def asked_of(self, user):
+        """True while ``user`` is a partner who has not said yes yet."""
+        return any(m.user_id == user.id for m in self.waiting)
+
+    def can_withdraw(self, user):
+        return self.request.requested_by_id == user.id
+
+
+class LedgerDeletionConfirmation(BaseModel):
+    """One partner's yes to deleting a ledger (its author's among them)."""
+
+    id = AutoField()
+    request = ForeignKeyField(LedgerDeletion, backref="+", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("request", "user"), True),)
+
+
+PARTNERS_CHANGED.append(LedgerDeletion.lapse_open)
