@@ -466,9 +466,11 @@ class Membership(BaseModel):
             if ended:
                 self.left_at, self.ended_how = now, how
                 self._depart(now)
-                if not Membership.select().where(
-                    (Membership.ledger == self.ledger_id) & Membership.left_at.is_null()
-                ).exists():
+                if (
+                    not Membership.select()
+                    .where((Membership.ledger == self.ledger_id) & Membership.left_at.is_null())
+                    .exists()
+                ):
                     # The last partner went: the ledger goes, with everything
                     # in it (its rows cascade; the history is nobody's now).
                     Ledger.delete().where(Ledger.id == self.ledger_id).execute()
