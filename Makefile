@@ -43,9 +43,17 @@ lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(VENV)/.test
-	command -v wrk >/dev/null || apt-get install -y -qq wrk
-	$(BIN)/python bench/run.py
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $@ $(VENV)/.test $(VENV)/.app
+
+## Build the benchmark's dataset, serve it with gunicorn and measure it with
+## wrk against a bare Flask floor (README, "Benchmark"). As root it installs
+## Debian's wrk when missing. `make bench BENCH_ARGS=--small` is the quick run.
+bench: $(VENV)/.bench
+	command -v wrk >/dev/null || apt-get install -y -qq wrk \
+		|| { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build .pytest_cache
