@@ -78,9 +78,12 @@ def ensure_csrf_secret():
 
     Created lazily, two pages loading at once (the pause page and the service
     worker refreshing its copy, say) would each invent one, and the cookie of
-    whichever answered last would void the other page's tokens.
+    whichever answered last would void the other page's tokens. Static files
+    have no session to give it to (``security.SessionInterface``).
     """
-    if request.endpoint != "static" and "csrf" not in session:
+    if "csrf" not in session and not current_app.session_interface.is_null_session(
+        session._get_current_object()
+    ):
         session["csrf"] = secrets.token_hex(20)
 
 

@@ -10,8 +10,9 @@ from playhouse.db_url import connect
 from playhouse.flask_utils import FlaskDB
 from playhouse.pool import PooledDatabase
 
-#: Static files are answered without a database connection.
-db = FlaskDB(excluded_routes=("static",))
+#: Static files (and the service worker, one served from the root) are
+#: answered without a database connection.
+db = FlaskDB(excluded_routes=("static", "pause.service_worker"))
 
 #: WAL lets readers go on while one partner writes; FULL makes a commit
 #: durable on power loss (NORMAL can lose the last ones in WAL mode).

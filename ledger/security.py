@@ -41,12 +41,18 @@ def init_app(app):
     app.after_request(add_headers)
 
 
+#: Static files served from the root rather than /static/ (the service
+#: worker's scope is the folder it is served from).
+STATIC_AT_ROOT = ("/sw.js",)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, left unopened for static files: a
-    stylesheet or an icon neither checks nor rewrites the cookie."""
+    stylesheet, an icon or the service worker neither checks nor rewrites the
+    cookie."""
 
     def open_session(self, app, request):
-        if request.path.startswith(f"{app.static_url_path}/"):
+        if request.path.startswith(f"{app.static_url_path}/") or request.path in STATIC_AT_ROOT:
             return None  # Flask puts an empty session in its place
         return super().open_session(app, request)
 

