@@ -343,11 +343,13 @@ def test_a_killed_server_loses_no_acknowledged_write(
     load = Load([server], ledger_id, paths)
     stop = threading.Event()
     runner = threading.Thread(target=load.run, args=(LOAD_SECONDS, 6, stop))
-    runner.start()
-    time.sleep(LOAD_SECONDS / 2)
-    server.kill()  # SIGKILL, in the middle of the writes
-    stop.set()
-    runner.join()
+    try:
+        runner.start()
+        time.sleep(LOAD_SECONDS / 2)
+    finally:
+        server.kill()  # SIGKILL, in the middle of the writes (and never left running)
+        stop.set()
+        runner.join()
     acknowledged = list(load.done)
     assert len(acknowledged) > 5
     restarted = Server(database_url, tmp_path / "instance", log)
