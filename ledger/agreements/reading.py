@@ -179,32 +179,39 @@ def answer(ledger_id, agreement_id, number):
 @bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/withdraw-answer")
 @login_required
 def withdraw_answer(ledger_id, agreement_id, number):
-    agreement = agreement_for(me(), ledger_id, agreement_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return render_agreement(agreement, form.status, confirm_form=form)
-    try:
-        agreement.withdraw_answer(me(), number)
-    except Conflict:
-        notice = "Your answer can't be taken back now: everyone has answered, or it changed."
-        return render_agreement(agreement, 409, notice=notice)
-    flash("Your answer is withdrawn. You can answer again.")
-    return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+    return _take_back(
+        ledger_id,
+        agreement_id,
+        lambda agreement: agreement.withdraw_answer(me(), number),
+        "Your answer can't be taken back now: everyone has answered, or it changed.",
+        "Your answer is withdrawn. You can answer again.",
+    )
 
 
 @bp.post("/agreements/<id:agreement_id>/revisions/<id:number>/withdraw")
 @login_required
 def withdraw_proposal(ledger_id, agreement_id, number):
+    return _take_back(
+        ledger_id,
+        agreement_id,
+        lambda agreement: agreement.withdraw_proposal(me(), number),
+        "It came into force or changed just before you withdrew it. Please look again.",
+        "Your proposal is withdrawn.",
+    )
+
+
+def _take_back(ledger_id, agreement_id, write, conflict_notice, done):
+    """A one-button write on an agreement: confirm, write, and flash; a
+    conflict is the agreement page again with status 409."""
     agreement = agreement_for(me(), ledger_id, agreement_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_agreement(agreement, form.status, confirm_form=form)
     try:
-        agreement.withdraw_proposal(me(), number)
+        write(agreement)
     except Conflict:
-        notice = "It came into force or changed just before you withdrew it. Please look again."
-        return render_agreement(agreement, 409, notice=notice)
-    flash("Your proposal is withdrawn.")
+        return render_agreement(agreement, 409, notice=conflict_notice)
+    flash(done)
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
 
 
