@@ -5,7 +5,7 @@ import atexit
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from peewee import DateTimeField, Proxy, SqliteDatabase
+from peewee import DateTimeField, Proxy, SqliteDatabase, Value
 from playhouse.db_url import connect
 from playhouse.flask_utils import FlaskDB
 from playhouse.pool import PooledDatabase
@@ -116,6 +116,53 @@ def write_transaction():
 def lock(query):
     """Add FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE already holds the lock."""
     return query if is_sqlite() else query.for_update()
+
+
+class Slot:
+    """A value of a prepared query, given each time it runs (see ``prepared``)."""
+
+    def __init__(self, name, field=None):
+        self.name = name
+        self.convert = field.db_value if field is not None else None
+
+
+def slot(name, field=None):
+    """A place in a prepared query for the value ``name``, converted for the
+    database by ``field`` (e.g. a time for a UTCDateTimeField) when given."""
+    return Value(Slot(name, field), converter=False)
+
+
+def prepared(build):
+    """Turn ``build``, which returns a query of fixed shape whose varying
+    values are ``slot()``s, into a function that runs it with those values
+    given by name and returns its rows (models, joined ones included, or
+    whatever its row type is).
+
+    peewee writes a query's SQL anew each time it runs, which costs more than
+    running it for the small indexed queries that every request makes (who
+    is signed in, their ledgers, the header's counts). A prepared query's SQL
+    is written once per database: only SQL text is kept, never a result, so
+    nothing it returns can be stale.
+    """
+    compiled = [None]  # (database, query, its SQL, its parameters), for the bound database
+
+    def run(**values):
+        database = _unwrap(None)
+        if compiled[0] is None or compiled[0][0] is not database:
+            query = build().bind(database)
+            compiled[0] = (database, query, *query.sql())
+        _, query, sql, params = compiled[0]
+        given = [
+            (p.convert(values[p.name]) if p.convert else values[p.name])
+            if isinstance(p, Slot)
+            else p
+            for p in params
+        ]
+        return query._get_cursor_wrapper(database.execute_sql(sql, given))
+
+    run.__doc__ = build.__doc__
+    run.__name__ = build.__name__
+    return run
 
 
 def utcnow():

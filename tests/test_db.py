@@ -9,7 +9,7 @@ from flask import session
 from flask.sessions import NullSession
 from peewee import IntegerField
 
-from ledger.db import db, is_sqlite, lock, write_transaction
+from ledger.db import db, is_sqlite, lock, prepared, slot, utcnow, write_transaction
 from ledger.models import BaseModel, User
 
 
@@ -205,3 +205,34 @@ def test_an_app_that_upgrades_its_schema_keeps_no_connection(make_app):
     app = make_app(AUTO_UPGRADE_SCHEMA=True)
     pool = app.config["DATABASE"]
     assert pool._connections == [] and pool._in_use == {}
+
+
+@prepared
+def _named_after():
+    """Accounts created after a time, with a name: a prepared query."""
+    return (
+        User.select(User.display_name)
+        .where(
+            (User.created_at > slot("after", User.created_at)) & (User.display_name == slot("name"))
+        )
+        .tuples()
+    )
+
+
+def test_a_prepared_query_runs_with_each_call_s_values(make_app, tmp_path):
+    """Its SQL is written once per database, its values are given each time
+    (times converted by their field), and a newly bound database gets SQL of
+    its own: it reads that database, never the one before."""
+    start = utcnow() - timedelta(hours=1)
+    first = make_app()
+    with first.app_context(), db.database.connection_context():
+        for email, name in (("a@example.org", "Ana"), ("b@example.org", "Bo")):
+            User.create(email=email, email_key=email, display_name=name, password_hash="x")
+        assert list(_named_after(after=start, name="Ana")) == [("Ana",)]
+        assert list(_named_after(after=start, name="Bo")) == [("Bo",)]
+        assert list(_named_after(after=utcnow() + timedelta(hours=1), name="Bo")) == []
+    second = make_app(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'second.sqlite3'}", AUTO_UPGRADE_SCHEMA=True
+    )
+    with second.app_context(), db.database.connection_context():
+        assert list(_named_after(after=start, name="Ana")) == []

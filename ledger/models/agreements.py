@@ -31,7 +31,7 @@ from peewee import (
 )
 
 from ..consent import ACCEPTING, derive, history_slice, rebuild
-from ..db import UTCDateTimeField, lock, utcnow, write_transaction
+from ..db import UTCDateTimeField, lock, prepared, slot, utcnow, write_transaction
 from ..hashchain import (
     canonical_json,
     consent_payload,
@@ -568,17 +568,10 @@ class StoredState(BaseModel):
         """One agreement's state for its pages, in three narrow queries: the
         stored row with the revisions it names, their answers, and the
         ledger's memberships. Returns (consent.AgreementState, memberships)."""
-        stored = cls.get(cls.agreement == agreement.id)
-        ids = [i for i in (stored.current_id, stored.in_force_id, stored.pending_id) if i]
-        revisions = {
-            r.id: r
-            for r in Revision.select().where(
-                Revision.id.in_(ids)
-                | ((Revision.agreement == agreement.id) & (Revision.number == stored.latest_number))
-            )
-        }
-        consents = list(Consent.select().where(Consent.revision.in_(list(revisions))))
-        memberships = list(Membership.of_ledger(agreement.ledger_id))
+        stored = next(iter(_state_of(agreement=agreement.id)))
+        revisions = {r.id: r for r in _revisions_named(agreement=agreement.id)}
+        consents = list(_answers_to_named(agreement=agreement.id))
+        memberships = Membership.all_of(agreement.ledger_id)
         return rebuild(stored, revisions, consents, memberships, now), memberships
 
     @property
@@ -590,18 +583,8 @@ class StoredState(BaseModel):
     def header_counts(cls, user, ledger_id, today):
         """(agreements waiting for this partner's answer, agreements due for
         review by ``today``) in a ledger: one query of two indexed counts."""
-        waiting = Waiting.select(fn.COUNT(Waiting.agreement)).where(
-            (Waiting.user == user) & (Waiting.ledger == ledger_id)
-        )
-        due = cls.select(fn.COUNT(cls.agreement)).where(
-            (cls.ledger == ledger_id) & (cls.label == "in force") & (cls.next_review <= today)
-        )
-        return (
-            Ledger.select(waiting.alias("waiting"), due.alias("due"))
-            .where(Ledger.id == ledger_id)
-            .tuples()
-            .get()
-        )
+        user_id = getattr(user, "id", user)
+        return next(iter(_header_counts(user=user_id, ledger=ledger_id, today=today)))
 
     @classmethod
     def due_in(cls, ledger_ids, today=None):
@@ -629,18 +612,15 @@ class StoredState(BaseModel):
         )
 
     @classmethod
-    def signals_in(cls, ledger_ids):
-        """The pause signals in force in these ledgers, each with its agreement
-        and the revision in force: one query (in no order: sort them)."""
-        return (
-            cls.select(cls, Agreement, Revision)
-            .join(Agreement)
-            .switch(cls)
-            .join(Revision, on=(cls.in_force == Revision.id))
-            .where(
-                cls.ledger.in_(ledger_ids) & (cls.kind == "pause_signal") & (cls.label != "retired")
-            )
-        )
+    def signals_of(cls, user):
+        """The pause signals in force in every ledger ``user`` is a partner
+        in, oldest first: [(ledger id, agreement id, its uuid, fields in
+        force)], from one prepared query of the columns the pause page shows."""
+        rows = sorted(_signals_of(user=getattr(user, "id", user)), key=lambda row: row[:2])
+        return [
+            (ledger_id, agreement_id, uuid, json.loads(content))
+            for _, agreement_id, ledger_id, uuid, content in rows
+        ]
 
     @classmethod
     def in_ledger(cls, ledger_id, now, in_force_only=False):
@@ -669,7 +649,7 @@ class StoredState(BaseModel):
         consents = {}
         for consent in Consent.select().where(answered) if rows else ():
             consents.setdefault(consent.agreement_id, []).append(consent)
-        memberships = list(Membership.of_ledger(ledger_id))
+        memberships = Membership.all_of(ledger_id)
         return [
             (
                 row.agreement,
@@ -691,7 +671,7 @@ class StoredState(BaseModel):
         )
         rows = list(revisions) + following
         consents = list(Consent.select().where(Consent.revision.in_([r.id for r in rows])))
-        memberships = list(Membership.of_ledger(agreement.ledger_id))
+        memberships = Membership.all_of(agreement.ledger_id)
         states = history_slice(rows, consents, memberships, self, now)
         return [rs for rs in reversed(states) if rs.revision.number <= newest], memberships
 
@@ -858,3 +838,77 @@ def refresh_ledger(ledger_id, now):
 
 
 PARTNERS_CHANGED.append(refresh_ledger)
+
+
+# Prepared queries (``ledger.db.prepared``) for the pages read most.
+
+
+@prepared
+def _state_of():
+    return StoredState.select().where(StoredState.agreement == slot("agreement")).limit(1)
+
+
+def _named_revisions(agreement):
+    """A subquery: the revisions an agreement's stored state names (current,
+    in force, pending), and its latest one."""
+    named = StoredState.select(
+        StoredState.current, StoredState.in_force, StoredState.pending, StoredState.latest_number
+    ).where(StoredState.agreement == agreement)
+    return (
+        Revision.id.in_(named.select(StoredState.current))
+        | Revision.id.in_(named.select(StoredState.in_force))
+        | Revision.id.in_(named.select(StoredState.pending))
+        | (
+            (Revision.agreement == agreement)
+            & (Revision.number == named.select(StoredState.latest_number))
+        )
+    )
+
+
+@prepared
+def _revisions_named():
+    return Revision.select().where(_named_revisions(slot("agreement")))
+
+
+@prepared
+def _answers_to_named():
+    named = Revision.select(Revision.id).where(_named_revisions(slot("agreement")))
+    return Consent.select().where(Consent.revision.in_(named))
+
+
+@prepared
+def _header_counts():
+    waiting = Waiting.select(fn.COUNT(Waiting.agreement)).where(
+        (Waiting.user == slot("user")) & (Waiting.ledger == slot("ledger"))
+    )
+    due = StoredState.select(fn.COUNT(StoredState.agreement)).where(
+        (StoredState.ledger == slot("ledger"))
+        & (StoredState.label == "in force")
+        & (StoredState.next_review <= slot("today", StoredState.next_review))
+    )
+    return (
+        Ledger.select(waiting.alias("waiting"), due.alias("due"))
+        .where(Ledger.id == slot("ledger"))
+        .tuples()
+    )
+
+
+@prepared
+def _signals_of():
+    mine = Membership.select(Membership.ledger).where(
+        (Membership.user == slot("user")) & Membership.left_at.is_null()
+    )
+    return (
+        StoredState.select(
+            Agreement.created_at, Agreement.id, StoredState.ledger, Agreement.uuid, Revision.content
+        )
+        .join(Agreement)
+        .switch(StoredState)
+        .join(Revision, on=(StoredState.in_force == Revision.id))
+        .where(
+            StoredState.ledger.in_(mine)
+            & (StoredState.kind == "pause_signal")
+            & (StoredState.label != "retired")
+        )
+        .tuples()
+    )

@@ -24,7 +24,7 @@ from peewee import (
     UUIDField,
 )
 
-from ..db import UTCDateTimeField, db, lock, utcnow, write_transaction
+from ..db import UTCDateTimeField, db, lock, prepared, slot, utcnow, write_transaction
 from .accounts import DeviceSession, User
 from .base import BaseModel, new_token, token_hash
 
@@ -140,13 +140,9 @@ class Ledger(BaseModel):
 
     @classmethod
     def for_user(cls, user):
-        """Return the ledgers the user is a partner in, by name."""
-        return (
-            cls.select()
-            .join(Membership)
-            .where((Membership.user == user) & Membership.left_at.is_null())
-            .order_by(cls.name, cls.id)
-        )
+        """Return the ledgers the user is a partner in, by name: one prepared
+        query (every page's header asks)."""
+        return list(_ledgers_of(user=getattr(user, "id", user)))
 
     def partners(self):
         """Return the active memberships, with their users, oldest first."""
@@ -175,7 +171,7 @@ class Ledger(BaseModel):
         page can tell them apart even when an account was renamed later.
         """
         people = {}
-        for m in Membership.of_ledger(ledger_id).order_by(Membership.joined_at, Membership.id):
+        for m in Membership.all_of(ledger_id):
             people[m.user_id] = Person(m.name, m.joined_at, m.left_at)
         keys = {}
         for person in people.values():
@@ -438,6 +434,12 @@ class Membership(BaseModel):
         return cls.select(cls, User).join(User).where(cls.ledger == ledger_id)
 
     @classmethod
+    def all_of(cls, ledger_id):
+        """Every membership of a ledger, past and present, with its user,
+        oldest first: a list, from one prepared query."""
+        return list(_memberships_of(ledger=ledger_id))
+
+    @classmethod
     def active(cls, ledger, user):
         """Return the user's active membership in a ledger, or None."""
         return (
@@ -523,15 +525,7 @@ class Removal(BaseModel):
     def in_notice(cls, ledger_id):
         """Open requests of a ledger in their notice period, each with the
         membership it would end: one query."""
-        return list(
-            cls.select(cls, Membership)
-            .join(Membership)
-            .where(
-                (cls.ledger == ledger_id)
-                & cls.resolved_at.is_null()
-                & cls.takes_effect_at.is_null(False)
-            )
-        )
+        return list(_removals_in_notice(ledger=ledger_id))
 
     @classmethod
     def request(cls, membership, user, now):
@@ -858,3 +852,39 @@ class LedgerDeletionConfirmation(BaseModel):
 
 
 PARTNERS_CHANGED.append(LedgerDeletion.lapse_open)
+
+
+# Prepared queries (``ledger.db.prepared``): the ones every page makes.
+
+
+@prepared
+def _ledgers_of():
+    return (
+        Ledger.select()
+        .join(Membership)
+        .where((Membership.user == slot("user")) & Membership.left_at.is_null())
+        .order_by(Ledger.name, Ledger.id)
+    )
+
+
+@prepared
+def _memberships_of():
+    return (
+        Membership.select(Membership, User)
+        .join(User)
+        .where(Membership.ledger == slot("ledger"))
+        .order_by(Membership.joined_at, Membership.id)
+    )
+
+
+@prepared
+def _removals_in_notice():
+    return (
+        Removal.select(Removal, Membership)
+        .join(Membership)
+        .where(
+            (Removal.ledger == slot("ledger"))
+            & Removal.resolved_at.is_null()
+            & Removal.takes_effect_at.is_null(False)
+        )
+    )

@@ -1,10 +1,11 @@
 """Pauses that were noted, cooling-off, and topics parked for a session."""
 
 import datetime
+from collections import namedtuple
 
 from peewee import AutoField, CharField, ForeignKeyField, IntegerField, TextField
 
-from ..db import UTCDateTimeField, lock, utcnow, write_transaction
+from ..db import UTCDateTimeField, lock, prepared, slot, utcnow, write_transaction
 from .accounts import User
 from .agreements import Agreement, StoredState
 from .base import BaseModel
@@ -43,6 +44,12 @@ class PauseLog(BaseModel):
             .where(cls.ledger.in_(ledger_ids) & (cls.started_at > since) & cls.resumed_at.is_null())
             .order_by(cls.started_at.desc())
         )
+
+    @classmethod
+    def maybe_running_for(cls, user, now):
+        """The same, in every ledger ``user`` is a partner in: one prepared query."""
+        since = now - datetime.timedelta(hours=cls.LONGEST_HOURS)
+        return list(_maybe_running_for(user=getattr(user, "id", user), since=since))
 
     @classmethod
     def note(cls, ledger, user, agreement, started_at, now):
@@ -233,30 +240,26 @@ class AgendaItem(BaseModel):
 def pause_page_data(user, current_ledger_id):
     """Everything the pause page shows, in three queries, for every ledger.
 
-    1. The memberships of every ledger the user is a partner in, with their
-       ledgers (this is also the access check).
-    2. The pause signals in force in those ledgers (their stored state, with
-       the revision in force).
+    1. The ledgers the user is a partner in (this is also the access check).
+    2. The pause signals in force in those ledgers: the columns shown.
     3. The noted pauses of those ledgers that may still be running.
     Returns [PauseLedger], the current ledger first, then the others by name.
     """
-    memberships = list(
-        Membership.select(Membership, Ledger)
-        .join(Ledger)
-        .where((Membership.user == user) & Membership.left_at.is_null())
-    )
-    ledgers = {m.ledger_id: PauseLedger(m.ledger) for m in memberships}
+    ledgers = {ledger.id: PauseLedger(ledger) for ledger in Ledger.for_user(user)}
     if not ledgers:
         return []
-    signals = sorted(StoredState.signals_in(list(ledgers)), key=lambda s: s.agreement.created_at)
-    for state in signals:
-        ledgers[state.ledger_id].signals.append((state.agreement, state.in_force.fields))
-    for pause in PauseLog.maybe_running(list(ledgers), utcnow()):
+    for ledger_id, agreement_id, uuid, fields in StoredState.signals_of(user):
+        ledgers[ledger_id].signals.append((Signal(agreement_id, uuid), fields))
+    for pause in PauseLog.maybe_running_for(user, utcnow()):
         ledgers[pause.ledger_id].pauses.append(pause)
     return sorted(
         ledgers.values(),
         key=lambda pl: (pl.ledger.id != current_ledger_id, pl.ledger.name, pl.ledger.id),
     )
+
+
+#: A pause signal's agreement, as the pause page names it.
+Signal = namedtuple("Signal", "id uuid")
 
 
 class PauseLedger:
@@ -316,3 +319,20 @@ class RunningPause:
             "ends_ms": ms(self.ends_at),
             "back_ms": ms(self.back_by),
         }
+
+
+@prepared
+def _maybe_running_for():
+    mine = Membership.select(Membership.ledger).where(
+        (Membership.user == slot("user")) & Membership.left_at.is_null()
+    )
+    return (
+        PauseLog.select(PauseLog, User)
+        .join(User)
+        .where(
+            PauseLog.ledger.in_(mine)
+            & (PauseLog.started_at > slot("since", PauseLog.started_at))
+            & PauseLog.resumed_at.is_null()
+        )
+        .order_by(PauseLog.started_at.desc())
+    )
