@@ -9,6 +9,7 @@ from flask import abort, g
 from flask_login import current_user
 from peewee import fn
 
+from .db import prepared, slot
 from .models import (
     AgendaItem,
     Agreement,
@@ -37,13 +38,31 @@ def _first_or_404(query):
     return obj
 
 
-def ledger_for(user, ledger_id):
-    """Return the ledger if ``user`` is a partner in it."""
-    return _first_or_404(
+def _found_or_404(rows):
+    obj = next(iter(rows), None)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+@prepared
+def _ledger_of_partner():
+    return (
         Ledger.select()
         .join(Membership)
-        .where((Ledger.id == ledger_id) & (Membership.user == user) & Membership.left_at.is_null())
+        .where(
+            (Ledger.id == slot("ledger"))
+            & (Membership.user == slot("user"))
+            & Membership.left_at.is_null()
+        )
+        .limit(1)
     )
+
+
+def ledger_for(user, ledger_id):
+    """Return the ledger if ``user`` is a partner in it (a prepared query:
+    most pages ask)."""
+    return _found_or_404(_ledger_of_partner(ledger=ledger_id, user=user.id))
 
 
 def invitation_for(user, ledger_id, invitation_id):
@@ -103,16 +122,25 @@ def current_ledger():
     return next((lg for lg in ledgers if lg.id == chosen), ledgers[0])
 
 
-def agreement_for(user, ledger_id, agreement_id):
-    """Return an agreement of the ledger, with its ledger, if ``user`` is a partner."""
-    return _first_or_404(
+@prepared
+def _agreement_of_partner():
+    return (
         Agreement.select(Agreement, Ledger)
         .join(Ledger)
         .where(
-            (Agreement.id == agreement_id)
-            & (Agreement.ledger == ledger_id)
-            & fn.EXISTS(_partner_in(ledger_id, user))
+            (Agreement.id == slot("agreement"))
+            & (Agreement.ledger == slot("ledger"))
+            & fn.EXISTS(_partner_in(slot("ledger"), slot("user")))
         )
+        .limit(1)
+    )
+
+
+def agreement_for(user, ledger_id, agreement_id):
+    """Return an agreement of the ledger, with its ledger, if ``user`` is a
+    partner (a prepared query: every agreement page asks)."""
+    return _found_or_404(
+        _agreement_of_partner(agreement=agreement_id, ledger=ledger_id, user=user.id)
     )
 
 

@@ -1,6 +1,7 @@
 """An agreement's history, page by page, and the comparison of two revisions."""
 
 import json
+import math
 
 from flask import abort, render_template
 from flask_login import login_required
@@ -16,20 +17,35 @@ from ..security import int_arg
 from .blueprint import bp, load_one, me, names, readable
 
 
+class RevisionPages(PaginatedQuery):
+    """An agreement's revisions, newest first, ten a page. Revisions are
+    numbered 1, 2, 3… without a gap, so the stored latest number says how
+    many there are and which numbers a page holds: no page counts or skips
+    through the history, however long."""
+
+    def __init__(self, agreement, latest, page):
+        self.latest = latest
+        query = Revision.select().where(Revision.agreement == agreement)
+        super().__init__(query.order_by(Revision.number.desc()), 10, page=page, check_bounds=True)
+
+    def get_page_count(self):
+        return max(1, math.ceil(self.latest / self.paginate_by))
+
+    def get_object_list(self):
+        if self.get_page() > self.get_page_count():
+            abort(404)
+        newest = self.latest - (self.get_page() - 1) * self.paginate_by
+        return self.query.where(Revision.number.between(newest - self.paginate_by + 1, newest))
+
+
 @bp.get("/agreements/<id:agreement_id>/history")
 @login_required
 def history(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
-    state, _ = load_one(agreement)
-    page = int_arg("page", default=1)
-    pages = PaginatedQuery(
-        Revision.select().where(Revision.agreement == agreement).order_by(Revision.number.desc()),
-        paginate_by=10,
-        page=page,
-        check_bounds=True,
-    )
-    stored = StoredState.get(StoredState.agreement == agreement.id)
-    entries, memberships = stored.history_states(agreement, pages.get_object_list(), utcnow())
+    state, memberships = load_one(agreement)
+    stored = state.stored
+    pages = RevisionPages(agreement, stored.latest_number, int_arg("page", default=1))
+    entries = stored.history_states(agreement, pages.get_object_list(), memberships, utcnow())
     # The reviews that kept it, dated, on the first page (a few a year).
     kept = list(Reaffirmation.of(agreement.id).limit(50)) if pages.get_page() == 1 else []
     numbers = (
@@ -60,7 +76,7 @@ def history(ledger_id, agreement_id):
 @login_required
 def compare(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
-    latest = StoredState.get(StoredState.agreement == agreement.id).latest_number
+    latest = StoredState.row(agreement.id).latest_number
     old = int_arg("from", default=max(1, latest - 1))
     new = int_arg("to", default=latest)
     contents = agreement.revision_contents(old, new)  # exactly the two compared

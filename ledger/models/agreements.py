@@ -564,15 +564,22 @@ class StoredState(BaseModel):
         return self.in_force_id is not None and not self.retired
 
     @classmethod
+    def row(cls, agreement_id):
+        """One agreement's stored state: one prepared query."""
+        return next(iter(_state_of(agreement=agreement_id)))
+
+    @classmethod
     def of(cls, agreement, now):
         """One agreement's state for its pages, in three narrow queries: the
         stored row with the revisions it names, their answers, and the
         ledger's memberships. Returns (consent.AgreementState, memberships)."""
-        stored = next(iter(_state_of(agreement=agreement.id)))
+        stored = cls.row(agreement.id)
         revisions = {r.id: r for r in _revisions_named(agreement=agreement.id)}
         consents = list(_answers_to_named(agreement=agreement.id))
         memberships = Membership.all_of(agreement.ledger_id)
-        return rebuild(stored, revisions, consents, memberships, now), memberships
+        state = rebuild(stored, revisions, consents, memberships, now)
+        state.stored = stored  # what a history page counts its pages by
+        return state, memberships
 
     @property
     def due(self):
@@ -658,11 +665,11 @@ class StoredState(BaseModel):
             for row in rows
         ], memberships
 
-    def history_states(self, agreement, revisions, now):
+    def history_states(self, agreement, revisions, memberships, now):
         """The states of some revisions (a page of history), newest first,
         from their answers and the revision right after them only."""
         if not revisions:
-            return [], []
+            return []
         newest = max(r.number for r in revisions)
         following = list(
             Revision.select().where(
@@ -671,9 +678,8 @@ class StoredState(BaseModel):
         )
         rows = list(revisions) + following
         consents = list(Consent.select().where(Consent.revision.in_([r.id for r in rows])))
-        memberships = Membership.all_of(agreement.ledger_id)
         states = history_slice(rows, consents, memberships, self, now)
-        return [rs for rs in reversed(states) if rs.revision.number <= newest], memberships
+        return [rs for rs in reversed(states) if rs.revision.number <= newest]
 
     def derived(self):
         """The replay-decided values, as stored (revisions by id)."""
