@@ -454,7 +454,7 @@ def test_dashboard_groups_and_counts(app, couple):
     answer(alex, first, 1)
     propose(sam, ledger_id, "topic", topic="Money", where="home")
     board = alex.get(f"/ledgers/{ledger_id}/agreements").get_data(as_text=True)
-    assert "<h3>Pause signal</h3>" in board
+    assert "<h3>Pause signal (1)</h3>" in board
     assert "Waiting for you (1)" in board
     assert "(1 waiting for you)" in board  # in the navigation
     sam_board = sam.get(f"/ledgers/{ledger_id}/agreements").get_data(as_text=True)
@@ -491,7 +491,39 @@ def _fill(app, ledger_id, count):
         return agreement.id
 
 
-@pytest.mark.parametrize("page", ["dashboard", "agreement", "history", "diff", "print"])
+def test_dashboard_shows_the_first_of_each_kind_and_links_to_every_one(app, couple):
+    """However many agreements are in force, the dashboard shows the first
+    eight of each kind; the kind's own pages list them all, 25 a page."""
+    sam, alex, ledger_id = couple
+    with app.app_context():
+        from ledger.models import Ledger
+
+        ledger = Ledger.get_by_id(ledger_id)
+        partners = [User.get(User.email_key == f"{n}@example.org") for n in ("sam", "alex")]
+        for n in range(30):
+            revision = Agreement.propose_new(
+                ledger, partners[0], "general", {"title": f"Kept {n:02}", "text": "x"}, ""
+            )
+            agreement = Agreement.get_by_id(revision.agreement_id)
+            agreement.answer(partners[1], 1, "accept", "", revision.content_hash)
+    board = sam.get(f"/ledgers/{ledger_id}/agreements").get_data(as_text=True)
+    assert "<h3>General agreement (30)</h3>" in board
+    in_force = board.split('id="in-force"')[1].split("</section>")[0]
+    assert [n for n in range(30) if f"Kept {n:02}<" in in_force] == list(range(8))
+    link = f"/ledgers/{ledger_id}/agreements/kind/general"
+    assert f'href="{link}">All 30 in force' in board
+    first = sam.get(link).get_data(as_text=True)
+    assert [n for n in range(30) if f"Kept {n:02}<" in first] == list(range(25))
+    assert "Page 1 of 2" in first
+    second = alex.get(f"{link}?page=2").get_data(as_text=True)
+    assert [n for n in range(30) if f"Kept {n:02}<" in second] == list(range(25, 30))
+    assert alex.get(f"{link}?page=3").status_code == 404
+    assert alex.get(f"/ledgers/{ledger_id}/agreements/kind/other").status_code == 404
+    topics = sam.get(f"/ledgers/{ledger_id}/agreements/kind/topic").get_data(as_text=True)
+    assert "No agreement of this kind is in force yet." in topics
+
+
+@pytest.mark.parametrize("page", ["dashboard", "kind", "agreement", "history", "diff", "print"])
 def test_pages_have_a_fixed_query_budget(app, couple, page):
     sam, _, ledger_id = couple
     counts = []
@@ -499,6 +531,7 @@ def test_pages_have_a_fixed_query_budget(app, couple, page):
         last = _fill(app, ledger_id, total - (3 if total == 300 else 0))
         url = {
             "dashboard": f"/ledgers/{ledger_id}/agreements",
+            "kind": f"/ledgers/{ledger_id}/agreements/kind/general",
             "agreement": f"/ledgers/{ledger_id}/agreements/{last}",
             "history": f"/ledgers/{ledger_id}/agreements/{last}/history",
             "diff": f"/ledgers/{ledger_id}/agreements/{last}/diff",

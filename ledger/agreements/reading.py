@@ -1,8 +1,9 @@
 """Reading agreements and answering them: the dashboard, an agreement's page,
 answers and taking them back, the activity list and the print view."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import login_required
+from playhouse.flask_utils import PaginatedQuery
 
 from .. import cadence, diff
 from ..access import agreement_for, ledger_for
@@ -15,6 +16,7 @@ from ..models import KINDS, Conflict, Draft
 from ..models.agreements import Activity, StoredState, Waiting
 from ..models.pause import cooling_until
 from ..models.reviews import CHOICES, OUTCOMES, Review, ReviewItem
+from ..security import int_arg
 from .blueprint import bp, cooling_message, load_one, me, names, readable
 
 
@@ -58,13 +60,16 @@ class ReviewDates:
 @login_required
 def dashboard(ledger_id):
     ledger = ledger_for(me(), ledger_id)
-    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow())
+    today = cadence.local_date(utcnow(), ledger.time_zone)
+    shown, in_force_counts = StoredState.dashboard_ids(me(), ledger.id, today)
+    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=shown)
     waiting = Waiting.agreements_for(me(), ledger.id)
     groups = {kind: [] for kind in KINDS}
     waiting_for_me, waiting_for_others = [], []
     for agreement, state in agreements:
-        if state.in_force_now:
-            groups[agreement.kind].append((agreement, state))
+        group = groups[agreement.kind]
+        if state.in_force_now and len(group) < StoredState.SHOWN_PER_KIND:
+            group.append((agreement, state))
         if agreement.id in waiting:
             waiting_for_me.append((agreement, state))
         elif state.pending:
@@ -73,6 +78,7 @@ def dashboard(ledger_id):
         "agreements/dashboard.html",
         ledger=ledger,
         groups=groups,
+        in_force_counts=in_force_counts,
         waiting_for_me=waiting_for_me,
         waiting_for_others=waiting_for_others,
         drafts=list(Draft.mine(ledger.id, me())),
@@ -80,7 +86,8 @@ def dashboard(ledger_id):
         names=names(memberships),
         active_partners=sum(1 for m in memberships if m.left_at is None),
         cooling_until=cooling_until(ledger, utcnow()),
-        reviews=ReviewDates(agreements, cadence.local_date(utcnow(), ledger.time_zone)),
+        reviews=ReviewDates(agreements, today),
+        due_total=StoredState.header_counts(me(), ledger.id, today)[1],
         open_review=Review.open_in(ledger.id),
         start_form=StartReviewForm(formdata=None),
     )
@@ -213,6 +220,29 @@ def _take_back(ledger_id, agreement_id, write, conflict_notice, done):
         return render_agreement(agreement, 409, notice=conflict_notice)
     flash(done)
     return redirect(url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id))
+
+
+@bp.get("/agreements/kind/<any(general, topic, digital_boundary, pause_signal):kind>")
+@login_required
+def of_kind(ledger_id, kind):
+    """Every agreement of one kind in force, 25 a page, oldest first."""
+    ledger = ledger_for(me(), ledger_id)
+    pages = PaginatedQuery(
+        StoredState.in_force_of_kind(ledger.id, kind), paginate_by=25, page=int_arg("page", 1)
+    )
+    if pages.get_page() > max(1, pages.get_page_count()):
+        abort(404)  # an empty kind still has its first page
+    ids = [row.agreement_id for row in pages.get_object_list()]
+    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=ids)
+    return render_template(
+        "agreements/kind.html",
+        ledger=ledger,
+        kind=kind,
+        agreements=agreements,
+        pagination=pages,
+        page_number=pages.get_page(),
+        names=names(memberships),
+    )
 
 
 @bp.get("/activity")

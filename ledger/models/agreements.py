@@ -629,12 +629,43 @@ class StoredState(BaseModel):
             for _, agreement_id, ledger_id, uuid, content in rows
         ]
 
+    #: How many agreements of each kind a dashboard shows in force; the
+    #: others are a link away, on the kind's own pages.
+    SHOWN_PER_KIND = 8
+
     @classmethod
-    def in_ledger(cls, ledger_id, now, in_force_only=False):
-        """Every agreement of a ledger with its state, in four narrow queries
-        whatever their number and history: [(agreement, consent.AgreementState)]
-        oldest first, and the ledger's memberships."""
+    def dashboard_ids(cls, user, ledger_id, today):
+        """Which agreements a ledger's dashboard shows, chosen through indexes
+        however many there are: the first SHOWN_PER_KIND in force of each kind,
+        every one waiting for an answer (this partner's or another's), and
+        the first ones due for review and next to come due. Returns (ids, {kind:
+        how many are in force}); a fixed number of prepared queries."""
+        counts = dict(_in_force_counts(ledger=ledger_id))
+        ids = {a for kind in counts for (a,) in _first_in_force(ledger=ledger_id, kind=kind)}
+        ids.update(a for (a,) in _waiting_ids(ledger=ledger_id, user=getattr(user, "id", user)))
+        ids.update(a for (a,) in _due_ids(ledger=ledger_id, today=today))
+        ids.update(a for (a,) in _coming_ids(ledger=ledger_id, today=today))
+        return ids, counts
+
+    @classmethod
+    def in_force_of_kind(cls, ledger_id, kind):
+        """The agreements of one kind in force in a ledger, oldest first (a
+        query to page through)."""
+        return (
+            cls.select(cls.agreement)
+            .where(_shown_in_force(ledger_id) & (cls.kind == kind))
+            .order_by(cls.agreement)
+        )
+
+    @classmethod
+    def in_ledger(cls, ledger_id, now, in_force_only=False, agreement_ids=None):
+        """Every agreement of a ledger (or just ``agreement_ids``) with its
+        state, in four narrow queries whatever their number and history:
+        [(agreement, consent.AgreementState)] oldest first, and the ledger's
+        memberships."""
         where = cls.ledger == ledger_id
+        if agreement_ids is not None:
+            where &= cls.agreement.in_(sorted(agreement_ids))
         if in_force_only:
             where &= cls.in_force.is_null(False) & (cls.label != "retired")
         rows = list(
@@ -643,7 +674,7 @@ class StoredState(BaseModel):
             .where(where)
             .order_by(Agreement.created_at, Agreement.id)
         )
-        named = cls.select(cls.ledger).where(cls.ledger == ledger_id)
+        named = cls.select(cls.ledger).where(where)
         shown = (
             Revision.id.in_(named.select(cls.current))
             | Revision.id.in_(named.select(cls.in_force))
@@ -916,5 +947,81 @@ def _signals_of():
             & (StoredState.kind == "pause_signal")
             & (StoredState.label != "retired")
         )
+        .tuples()
+    )
+
+
+def _shown_in_force(ledger):
+    return (
+        (StoredState.ledger == ledger)
+        & StoredState.in_force.is_null(False)
+        & (StoredState.label != "retired")
+    )
+
+
+@prepared
+def _in_force_counts():
+    return (
+        StoredState.select(StoredState.kind, fn.COUNT(StoredState.agreement))
+        .where(_shown_in_force(slot("ledger")))
+        .group_by(StoredState.kind)
+        .tuples()
+    )
+
+
+@prepared
+def _first_in_force():
+    return (
+        StoredState.select(StoredState.agreement)
+        .where(_shown_in_force(slot("ledger")) & (StoredState.kind == slot("kind")))
+        .order_by(StoredState.agreement)
+        .limit(StoredState.SHOWN_PER_KIND)
+        .tuples()
+    )
+
+
+@prepared
+def _waiting_ids():
+    """Agreements waiting for someone's answer: a proposal pending, or one
+    in force that this partner has yet to accept (they joined later)."""
+    pending = StoredState.select(StoredState.agreement).where(
+        (StoredState.ledger == slot("ledger")) & StoredState.pending.is_null(False)
+    )
+    mine = Waiting.select(Waiting.agreement).where(
+        (Waiting.user == slot("user")) & (Waiting.ledger == slot("ledger"))
+    )
+    return (pending | mine).tuples()
+
+
+def _dated(ledger):
+    return (StoredState.ledger == ledger) & (StoredState.label == "in force")
+
+
+@prepared
+def _due_ids():
+    """The first agreements due for review by today, longest overdue first."""
+    return (
+        StoredState.select(StoredState.agreement)
+        .where(
+            _dated(slot("ledger"))
+            & (StoredState.next_review <= slot("today", StoredState.next_review))
+        )
+        .order_by(StoredState.next_review)
+        .limit(StoredState.SHOWN_PER_KIND)
+        .tuples()
+    )
+
+
+@prepared
+def _coming_ids():
+    """The first agreements due on the next date to come after today."""
+    today = slot("today", StoredState.next_review)
+    next_date = StoredState.select(fn.MIN(StoredState.next_review)).where(
+        _dated(slot("ledger")) & (StoredState.next_review > today)
+    )
+    return (
+        StoredState.select(StoredState.agreement)
+        .where(_dated(slot("ledger")) & (StoredState.next_review == next_date))
+        .limit(StoredState.SHOWN_PER_KIND)
         .tuples()
     )
