@@ -15,7 +15,10 @@ bp = Blueprint("exports", __name__, url_prefix="/ledgers/<id:ledger_id>")
 def json_file(ledger_id):
     ledger = ledger_for(current_user, ledger_id)
     return _download(
-        portable.dumps(portable.export_ledger(ledger)), ledger, "json", "application/json"
+        portable.dumps(portable.export_ledger(ledger, current_user)),
+        ledger,
+        "json",
+        "application/json",
     )
 
 
@@ -24,7 +27,7 @@ def json_file(ledger_id):
 def markdown_file(ledger_id):
     ledger = ledger_for(current_user, ledger_id)
     return _download(
-        portable.to_markdown(portable.export_ledger(ledger)),
+        portable.to_markdown(portable.export_ledger(ledger, current_user)),
         ledger,
         "md",
         "text/markdown; charset=utf-8",

@@ -7,6 +7,11 @@ file can be checked without the server (``ledger/exportcheck.py``) and
 imported into any instance, where every chain still verifies. The format is
 described by ``docs/export.schema.json``; export → import → export gives the
 same file apart from ``exported_at``.
+
+Reviews carry only what their partners may all see already: an answer to an
+agreement that has not settled stays out until every partner it waits for
+has answered, except the exporter's own (a download by a partner carries
+theirs; the command line, with no exporter, carries none of them).
 """
 
 import json
@@ -17,6 +22,7 @@ import jsonschema
 
 from . import exportcheck
 from .db import db, utcnow
+from .forms.agreements import FORMS
 from .hashchain import (
     canonical_json,
     consent_payload,
@@ -33,10 +39,14 @@ from .models import (
     Membership,
     PauseLog,
     Reaffirmation,
+    Review,
+    ReviewAnswer,
+    ReviewItem,
     Revision,
     User,
 )
 from .models.agreements import refresh_ledger
+from .models.reviews import CHOICES, OUTCOMES, visible_answers
 
 FORMAT = "ledger-export"
 VERSION = 1
@@ -61,8 +71,9 @@ def _parse_time(text):
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def export_ledger(ledger):
-    """The whole ledger as a dict, ready for JSON."""
+def export_ledger(ledger, exporter=None):
+    """The whole ledger as a dict, ready for JSON; ``exporter``'s own review
+    answers are in it even where the others' are still hidden."""
     memberships = list(
         Membership.of_ledger(ledger.id).order_by(Membership.joined_at, Membership.id)
     )
@@ -120,8 +131,18 @@ def export_ledger(ledger):
                 "links": chain,
             }
         )
-    by_uuid = {str(k): v for k, v in people.items()}
     agreement_uuids = {a.id: str(a.uuid) for a in agreements}
+    revision_uuids = {r.id: str(r.uuid) for r in revisions.values()}
+    reviews, named = _reviews(
+        ledger,
+        memberships,
+        agreement_uuids,
+        revision_uuids,
+        exporter.id if exporter is not None else None,
+    )
+    for user in named:
+        people.setdefault(user.uuid, user.display_name)
+    by_uuid = {str(k): v for k, v in people.items()}
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -169,8 +190,83 @@ def export_ledger(ledger):
                 AgendaItem.created_at, AgendaItem.id
             )
         ],
-        "reviews": [],
+        "reviews": reviews,
     }
+
+
+def _reviews(ledger, memberships, agreement_uuids, revision_uuids, exporter_id):
+    """The ledger's reviews, oldest first, and the people they name. Four
+    queries, five when someone named is no longer among the memberships."""
+    reviews = list(Review.in_ledger(ledger.id, limit=None).order_by(Review.started_at, Review.id))
+    items, answers = ReviewItem.of_reviews([r.id for r in reviews])
+    # of_reviews reads the answers of settled items only; the open ones are
+    # read here and go through the same rule as the review's page.
+    answers.update(
+        ReviewAnswer.of_items(
+            [i.id for group in items.values() for i in group if i.outcome is None]
+        )
+    )
+    users = {m.user_id: m.user for m in memberships}
+    missing = (
+        {r.started_by_id for r in reviews}
+        | {i.parked_by_id for group in items.values() for i in group}
+        | {a.user_id for group in answers.values() for a in group}
+    ) - set(users)
+    missing.discard(None)
+    if missing:
+        users.update((u.id, u) for u in User.select().where(User.id.in_(list(missing))))
+    named = {}
+
+    def person(user_id):
+        if user_id is None:
+            return None
+        named[user_id] = users[user_id]
+        return str(users[user_id].uuid)
+
+    found = []
+    for review in reviews:
+        required = review.waited_for(memberships)
+        entries = []
+        for item in sorted(items[review.id], key=lambda i: (i.position, i.id)):
+            shown = visible_answers(
+                sorted(answers[item.id], key=lambda a: (a.created_at, a.id)),
+                required,
+                item.outcome is not None,
+                exporter_id,
+            )
+            entries.append(
+                {
+                    "agreement": agreement_uuids[item.agreement_id],
+                    "revision": revision_uuids[item.revision_id],
+                    "since": _time(item.since),
+                    "due_on": item.due_on,
+                    "position": item.position,
+                    "outcome": item.outcome,
+                    "settled_at": _time(item.settled_at),
+                    "retirement": revision_uuids.get(item.retirement_id),
+                    "parked_at": _time(item.parked_at),
+                    "parked_by": person(item.parked_by_id),
+                    "answers": [
+                        {
+                            "person": person(a.user_id),
+                            "choice": a.choice,
+                            "note": a.note,
+                            "answered_at": _time(a.created_at),
+                        }
+                        for a in shown
+                    ],
+                }
+            )
+        found.append(
+            {
+                "started_at": _time(review.started_at),
+                "started_by": person(review.started_by_id),
+                "scope": review.scope,
+                "finished_at": _time(review.finished_at),
+                "items": entries,
+            }
+        )
+    return found, list(named.values())
 
 
 def dumps(export):
@@ -223,7 +319,60 @@ def to_markdown(export):
     for item in export["agenda"]:
         done = f" (discussed {item['discussed_at']})" if item["discussed_at"] else ""
         lines.append(f"- {item['topic']}{done}" + (f": {item['note']}" if item["note"] else ""))
+    lines += ["", "## Reviews"]
+    lines += _reviews_markdown(export, names)
     return "\n".join(lines) + "\n"
+
+
+def _title(kind, content):
+    """The line an agreement is known by, as its pages show it."""
+    return FORMS[kind].title_of(content) or "Untitled"
+
+
+#: What a review gathered, as the Markdown says it.
+REVIEW_SCOPES = {"due": "what was due", "all": "every agreement in force"}
+
+
+def _reviews_markdown(export, names):
+    """The lines of the Markdown's review section: when, which agreements,
+    what came of each, and who answered what (as far as the export shows)."""
+    words = {
+        link["uuid"]: (_title(agreement["kind"], link["content"]), link["number"])
+        for agreement in export["agreements"]
+        for link in agreement["links"]
+        if link["type"] == "revision"
+    }
+    lines = [] if export["reviews"] else ["", "No reviews yet."]
+    for review in export["reviews"]:
+        who = names.get(review["started_by"], "a former partner")
+        lines += ["", f"### Review of {review['started_at']}", ""]
+        lines.append(f"Started by {who}, of {REVIEW_SCOPES.get(review['scope'], review['scope'])}.")
+        if review["finished_at"]:
+            lines.append(f"Finished {review['finished_at']}.")
+        else:
+            lines.append(
+                "Still under way: an answer shows here once every partner has answered, "
+                "except the exporter's own."
+            )
+        lines.append("")
+        for item in review["items"]:
+            title, number = words[item["revision"]]
+            if item["outcome"]:
+                outcome = f"{OUTCOMES.get(item['outcome'], item['outcome'])}, {item['settled_at']}"
+            else:
+                outcome = "waiting for answers"
+            lines.append(f"- {title} (revision {number}): {outcome}")
+            if item["parked_at"]:
+                parker = names.get(item["parked_by"], "a former partner")
+                lines.append(f"  - parked for the next session by {parker}, {item['parked_at']}")
+            for given in item["answers"]:
+                note = f": “{given['note']}”" if given["note"] else ""
+                choice = CHOICES.get(given["choice"], given["choice"])
+                lines.append(
+                    f"  - {names.get(given['person'], 'a former partner')}: {choice}, "
+                    f"{given['answered_at']}{note}"
+                )
+    return lines
 
 
 def validate(export):
@@ -280,6 +429,59 @@ def validate(export):
             raise ImportRefused(
                 f"partner {index + 1}: a person who is not among the export's people."
             )
+    _validate_reviews(export, people)
+
+
+def _validate_reviews(export, people):
+    """Raise ImportRefused at the first review that names something the file
+    does not hold, or that no review could have come to."""
+    words = {
+        a["uuid"]: {link["uuid"] for link in a["links"] if link["type"] == "revision"}
+        for a in export["agreements"]
+    }
+    stranger = "a person who is not among the export's people."
+    under_way = 0
+    for index, review in enumerate(export["reviews"], start=1):
+        where = f"review {index}"
+        if review["started_by"] is not None and review["started_by"] not in people:
+            raise ImportRefused(f"{where}: started by {stranger}")
+        gathered = set()
+        for number, item in enumerate(review["items"], start=1):
+            here = f"{where}, item {number}"
+            if item["agreement"] not in words:
+                raise ImportRefused(f"{here}: agreement {item['agreement']} is not in the export.")
+            if item["agreement"] in gathered:
+                raise ImportRefused(f"{here}: the same agreement is in this review twice.")
+            gathered.add(item["agreement"])
+            revisions = words[item["agreement"]]
+            if item["revision"] not in revisions:
+                raise ImportRefused(f"{here}: the words reviewed are not a revision of it.")
+            if (item["outcome"] is None) != (item["settled_at"] is None):
+                raise ImportRefused(
+                    f"{here}: its outcome and the time it settled are not both given or both null."
+                )
+            if item["retirement"] is not None and item["outcome"] != "retire":
+                raise ImportRefused(f"{here}: a retirement, but retiring it was not chosen.")
+            if item["retirement"] is not None and item["retirement"] not in revisions:
+                raise ImportRefused(f"{here}: its retirement is not a revision of it.")
+            if item["parked_at"] is not None and item["outcome"] != "undecided":
+                raise ImportRefused(f"{here}: parked, but its partners did not disagree.")
+            if item["parked_by"] is not None and item["parked_by"] not in people:
+                raise ImportRefused(f"{here}: parked by {stranger}")
+            answered = set()
+            for count, given in enumerate(item["answers"], start=1):
+                there = f"{here}, answer {count}"
+                if given["person"] not in people:
+                    raise ImportRefused(f"{there}: {stranger}")
+                if given["person"] in answered:
+                    raise ImportRefused(f"{there}: a second answer by the same person.")
+                answered.add(given["person"])
+        if review["finished_at"] is None:
+            under_way += 1
+            if under_way > 1:
+                raise ImportRefused(f"{where}: a second review under way (one at a time).")
+        elif any(item["outcome"] is None for item in review["items"]):
+            raise ImportRefused(f"{where}: finished, but an agreement in it has no outcome.")
 
 
 def import_ledger(export):
@@ -321,7 +523,7 @@ def import_ledger(export):
                 left_at=_parse_time(m["left_at"]),
                 ended_how=m["ended_how"],
             )
-        agreement_ids = {}
+        agreement_ids, revision_ids = {}, {}
         for item in export["agreements"]:
             first = next(link for link in item["links"] if link["type"] == "revision")
             agreement = Agreement.create(
@@ -352,6 +554,7 @@ def import_ledger(export):
                         chain_hash=link["hash"],
                     )
                     revisions[link["uuid"]] = row
+                    revision_ids[link["uuid"]] = row.id
                     Activity.create(ledger=ledger, created_at=created, revision=row)
                 elif link["type"] == "reaffirmation":
                     Reaffirmation.create(
@@ -400,5 +603,40 @@ def import_ledger(export):
                 discussed_at=_parse_time(item["discussed_at"]),
                 discussed_by=users.get(item["discussed_by"]),
             )
+        for review in export["reviews"]:
+            _import_review(ledger, review, users, agreement_ids, revision_ids)
         refresh_ledger(ledger.id, utcnow())
     return ledger, placeholders
+
+
+def _import_review(ledger, review, users, agreement_ids, revision_ids):
+    """Recreate one exported review, its items and the answers it carries."""
+    row = Review.create(
+        ledger=ledger,
+        started_by=users.get(review["started_by"]),
+        started_at=_parse_time(review["started_at"]),
+        scope=review["scope"],
+        finished_at=_parse_time(review["finished_at"]),
+    )
+    for item in review["items"]:
+        gathered = ReviewItem.create(
+            review=row,
+            agreement=agreement_ids[item["agreement"]],
+            revision=revision_ids[item["revision"]],
+            since=_parse_time(item["since"]),
+            due_on=item["due_on"],
+            position=item["position"],
+            outcome=item["outcome"],
+            settled_at=_parse_time(item["settled_at"]),
+            retirement=revision_ids.get(item["retirement"]),
+            parked_at=_parse_time(item["parked_at"]),
+            parked_by=users.get(item["parked_by"]),
+        )
+        for given in item["answers"]:
+            ReviewAnswer.create(
+                item=gathered,
+                user=users[given["person"]],
+                choice=given["choice"],
+                note=given["note"],
+                created_at=_parse_time(given["answered_at"]),
+            )

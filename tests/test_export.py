@@ -2,10 +2,12 @@
 
 import copy
 import json
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import jsonschema
@@ -13,11 +15,14 @@ import pytest
 
 from ledger import create_app, exportcheck, portable
 from ledger.chain import verify_all
-from ledger.db import db, is_sqlite
-from ledger.models import Agreement, Ledger, Revision, User
+from ledger.db import db, is_sqlite, utcnow
+from ledger.forms.reviews import SCOPES
+from ledger.models import Agreement, Ledger, Review, ReviewAnswer, ReviewItem, Revision, User
+from ledger.models.reviews import CHOICES, OUTCOMES
 
 from .conftest import POSTGRES_URL, reset_postgres
 from .helpers import PAUSE_SIGNAL, answer, post_form, propose
+from .test_reviews import ANY_FORM, answer_item, start_review
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "docs" / "export.schema.json").read_text())
@@ -45,9 +50,14 @@ def lived_in(app, couple):
     return sam, alex, ledger_id
 
 
-def export_of(app, ledger_id):
+def export_of(app, ledger_id, exporter=None):
+    """The export as ``exporter`` (a name, as in ``person``) downloads it, or
+    as the command line writes it; checked against the schema."""
     with app.app_context():
-        return portable.export_ledger(Ledger.get_by_id(ledger_id))
+        user = User.get(User.email_key == f"{exporter}@example.org") if exporter else None
+        export = portable.export_ledger(Ledger.get_by_id(ledger_id), user)
+    jsonschema.validate(export, SCHEMA)
+    return export
 
 
 def without_time(export):
@@ -254,6 +264,295 @@ def test_an_export_is_checked_without_the_server(app, runner, lived_in, tmp_path
             check=False,
         )
         assert standalone.returncode == 1 and "agreement" in standalone.stderr, how
+
+
+# Reviews in the export.
+
+#: What each partner answers in the first review, and what comes of it.
+FIRST_REVIEW = {
+    "Keep me": (("keep", "Sam on Keep me"), ("keep", ""), "reaffirmed"),
+    "Change me": (("change", "Sam on Change me"), ("keep", ""), "change"),
+    "Retire me": (("retire", ""), ("retire", "Alex on Retire me"), "retire"),
+    "Undecided": (("keep", "It still helps me"), ("retire", "We never use it"), "undecided"),
+}
+
+
+@pytest.fixture
+def reviewed(app, couple):
+    """Sam and Alex with a finished review (kept, changed, retired, and an
+    undecided agreement Alex parked), then a second review, started by Alex,
+    under way: Alex answered about "Keep me" and Sam did not; Sam answered
+    about "Change me" and Alex did not."""
+    sam, alex, ledger_id = couple
+    for title in FIRST_REVIEW:
+        path = propose(sam, ledger_id, title=title)
+        assert answer(alex, path, 1).status_code == 302
+    review = start_review(sam, ledger_id, scope="all")
+    for title, ((sams, sams_note), (alexs, alexs_note), _) in FIRST_REVIEW.items():
+        assert answer_item(sam, review, title, sams, note=sams_note).status_code == 302
+        assert answer_item(alex, review, title, alexs, note=alexs_note).status_code == 302
+    park = re.search(r'action="([^"]+/park)"', alex.get(review).get_data(as_text=True))
+    assert post_form(alex, park.group(1), {}, page=ANY_FORM).status_code == 302
+    second = start_review(alex, ledger_id, scope="all")
+    assert second != review
+    assert answer_item(alex, second, "Keep me", "keep", note="Alex alone").status_code == 302
+    assert answer_item(sam, second, "Change me", "change", note="Sam alone").status_code == 302
+    return sam, alex, ledger_id
+
+
+def answers_in(export):
+    """{(review number, agreement title): [(name, choice, note)]} of an export."""
+    names = {p["uuid"]: p["display_name"] for p in export["people"]}
+    titles = {
+        link["uuid"]: link["content"]["title"]
+        for a in export["agreements"]
+        for link in a["links"]
+        if link["type"] == "revision"
+    }
+    return {
+        (number, titles[item["revision"]]): [
+            (names[a["person"]], a["choice"], a["note"]) for a in item["answers"]
+        ]
+        for number, review in enumerate(export["reviews"], start=1)
+        for item in review["items"]
+    }
+
+
+def settled_answers():
+    """The first review's answers, all revealed: it settled."""
+    return {
+        (1, title): [("Sam", *sams), ("Alex", *alexs)]
+        for title, (sams, alexs, _) in FIRST_REVIEW.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("exporter", "own"),
+    [
+        ("sam", {(2, "Change me"): [("Sam", "change", "Sam alone")]}),
+        ("alex", {(2, "Keep me"): [("Alex", "keep", "Alex alone")]}),
+        (None, {}),  # the command line: revealed answers only
+    ],
+)
+def test_reviews_carry_revealed_answers_and_the_exporters_own(app, reviewed, exporter, own):
+    sam, alex, ledger_id = reviewed
+    export = export_of(app, ledger_id, exporter)
+    unfinished = {(2, t): [] for t in ("Keep me", "Change me", "Undecided")}
+    assert answers_in(export) == {**settled_answers(), **unfinished, **own}
+    first, second = export["reviews"]
+    people = {p["display_name"]: p["uuid"] for p in export["people"]}
+    assert first["started_by"] == people["Sam"] and first["scope"] == "all"
+    assert first["finished_at"] is not None and second["finished_at"] is None
+    assert second["started_by"] == people["Alex"] and second["started_at"] > first["started_at"]
+    titles = {
+        a["uuid"]: next(link for link in a["links"] if link["type"] == "revision")
+        for a in export["agreements"]
+    }
+    outcomes = {titles[i["agreement"]]["content"]["title"]: i for i in first["items"]}
+    assert {t: i["outcome"] for t, i in outcomes.items()} == {
+        t: outcome for t, (_, _, outcome) in FIRST_REVIEW.items()
+    }
+    assert [i["position"] for i in first["items"]] == [1, 2, 3, 4]
+    assert all(
+        i["settled_at"] and i["revision"] == titles[i["agreement"]]["uuid"] for i in first["items"]
+    )
+    retiring = next(
+        a for a in export["agreements"] if a["uuid"] == outcomes["Retire me"]["agreement"]
+    )
+    retirement = next(
+        link
+        for link in retiring["links"]
+        if link["type"] == "revision" and link["action"] == "retire"
+    )
+    assert outcomes["Retire me"]["retirement"] == retirement["uuid"]
+    assert [i for i in first["items"] if i["retirement"]] == [outcomes["Retire me"]]
+    assert (
+        outcomes["Undecided"]["parked_by"] == people["Alex"] and outcomes["Undecided"]["parked_at"]
+    )
+    assert [i for i in first["items"] if i["parked_at"]] == [outcomes["Undecided"]]
+    assert all(i["outcome"] is None and i["settled_at"] is None for i in second["items"])
+    # No row ids, and nothing of the draft Sam's "change" opened.
+    text = portable.dumps(export)
+    assert '"id"' not in text and "_id" not in text and "draft" not in text
+    if exporter is not None:
+        client = {"sam": sam, "alex": alex}[exporter]
+        downloaded = client.get(f"/ledgers/{ledger_id}/export.json").get_json()
+        assert without_time(downloaded) == without_time(export)
+
+
+def test_everyone_named_in_a_review_is_among_the_people(app, reviewed):
+    _, _, ledger_id = reviewed
+    with app.app_context():
+        # A stranger to this ledger started the first review (as no one can
+        # through the pages): the export still names them among its people.
+        eli = User.create_account("eli@example.org", "Eli", "pbkdf2:sha256:1$x$x", "UTC")
+        Review.update(started_by=eli).where(
+            Review.id == Review.select().order_by(Review.id).first().id
+        ).execute()
+    export = export_of(app, ledger_id, "sam")
+    assert {"uuid": str(eli.uuid), "display_name": "Eli"} in export["people"]
+    assert export["reviews"][0]["started_by"] == str(eli.uuid)
+
+
+@pytest.mark.parametrize("exporter", ["sam", None])
+def test_reviews_come_back_exactly_from_an_import_elsewhere(app, reviewed, tmp_path, exporter):
+    _, _, ledger_id = reviewed
+    first = export_of(app, ledger_id, exporter)
+    path = tmp_path / "export.json"
+    path.write_text(portable.dumps(first))
+    other = fresh_app(tmp_path)
+    result = other.test_cli_runner().invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    carried = sum(len(i["answers"]) for r in first["reviews"] for i in r["items"])
+    with other.app_context():
+        assert [Review.select().count(), ReviewItem.select().count()] == [2, 7]
+        assert ReviewAnswer.select().count() == carried == 8 + (exporter is not None)
+        checked, _, broken = verify_all()
+        assert broken is None and checked == 4
+        ledger = Ledger.get()
+        sam = User.get(
+            User.uuid == next(p["uuid"] for p in first["people"] if p["display_name"] == "Sam")
+        )
+        again = portable.export_ledger(ledger, sam if exporter else None)
+        hidden = portable.export_ledger(ledger)
+        # The review under way waits again for the answers that stayed hidden:
+        # Sam's answer alone does not settle "Keep me".
+        item = next(
+            i for i in Review.open_in(ledger.id).items() if i.revision.fields["title"] == "Keep me"
+        )
+        item.answer(sam, "keep", "", utcnow())
+        assert ReviewItem.get_by_id(item.id).outcome is None
+    assert without_time(again) == without_time(first)
+    # Sam's own answer came back with Sam's file, and is still hidden from the others.
+    assert answers_in(hidden)[(2, "Change me")] == []
+
+
+def tampered_review(export, how):
+    data = copy.deepcopy(export)
+    items = data["reviews"][0]["items"]
+    answers = items[0]["answers"]
+    if how == "an unknown agreement":
+        items[0]["agreement"] = str(uuid.uuid4())
+    elif how == "words of another agreement":
+        items[0]["revision"] = items[1]["revision"]
+    elif how == "an answer by an unknown person":
+        answers[0]["person"] = str(uuid.uuid4())
+    elif how == "a duplicated answer":
+        answers.append(dict(answers[0]))
+    elif how == "an agreement twice":
+        items.append(copy.deepcopy(items[0]))
+    elif how == "a starter who is unknown":
+        data["reviews"][0]["started_by"] = str(uuid.uuid4())
+    elif how == "two reviews under way":
+        data["reviews"][0]["finished_at"] = None
+    elif how == "an outcome without its time":
+        items[0]["settled_at"] = None
+    elif how == "a retirement of another agreement":
+        items[2]["retirement"] = items[0]["revision"]
+    elif how == "a finished review still waiting":
+        data["reviews"][1]["finished_at"] = data["reviews"][1]["started_at"]
+    elif how == "a row id":
+        items[0]["id"] = 1
+    elif how == "an unknown choice":
+        answers[0]["choice"] = "maybe"
+    return data
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("an unknown agreement", "review 1, item 1: agreement {agreement} is not in the export."),
+        (
+            "words of another agreement",
+            "review 1, item 1: the words reviewed are not a revision of it.",
+        ),
+        (
+            "an answer by an unknown person",
+            "review 1, item 1, answer 1: a person who is not among the export's people.",
+        ),
+        ("a duplicated answer", "review 1, item 1, answer 3: a second answer by the same person."),
+        ("an agreement twice", "review 1, item 5: the same agreement is in this review twice."),
+        (
+            "a starter who is unknown",
+            "review 1: started by a person who is not among the export's people.",
+        ),
+        ("two reviews under way", "review 2: a second review under way (one at a time)."),
+        (
+            "an outcome without its time",
+            "review 1, item 1: its outcome and the time it settled are not both given",
+        ),
+        (
+            "a retirement of another agreement",
+            "review 1, item 3: its retirement is not a revision of it.",
+        ),
+        (
+            "a finished review still waiting",
+            "review 2: finished, but an agreement in it has no outcome.",
+        ),
+        ("a row id", "malformed at reviews[0].items[0]: Additional properties"),
+        (
+            "an unknown choice",
+            "malformed at reviews[0].items[0].answers[0].choice: 'maybe' is not one of",
+        ),
+    ],
+)
+def test_a_tampered_review_is_refused_and_changes_nothing(
+    app, runner, reviewed, tmp_path, how, says
+):
+    _, _, ledger_id = reviewed
+    export = export_of(app, ledger_id, "sam")
+    models = (Ledger, User, Agreement, Revision, Review, ReviewItem, ReviewAnswer)
+    with app.app_context():
+        Ledger.get_by_id(ledger_id).delete_instance()
+        before = [model.select().count() for model in models]
+    assert before == [0, 2, 0, 0, 0, 0, 0]  # the ledger took its reviews with it
+    data = tampered_review(export, how)
+    path = tmp_path / "tampered.json"
+    path.write_text(portable.dumps(data))
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code != 0
+    said = says.format(agreement=data["reviews"][0]["items"][0]["agreement"])
+    assert "Nothing was imported." in result.output and said in result.output, result.output
+    with app.app_context():
+        assert [model.select().count() for model in models] == before
+    # The same file untouched imports.
+    path.write_text(portable.dumps(export))
+    assert runner.invoke(args=["import", str(path)]).exit_code == 0
+
+
+def test_the_document_shows_each_review(app, runner, reviewed):
+    sam, _, ledger_id = reviewed
+    document = sam.get(f"/ledgers/{ledger_id}/export.md").get_data(as_text=True)
+    reviews = document.split("## Reviews\n", 1)[1]
+    first, second = reviews.split("### Review of ")[1:]
+    assert "Started by Sam, of every agreement in force." in first and "Finished " in first
+    assert "- Keep me (revision 1): Kept as it is: reaffirmed, " in first
+    assert "- Retire me (revision 1): Retiring it was proposed, " in first
+    assert "  - Sam: Keep it as it is, " in first and ": “Sam on Keep me”" in first
+    assert "  - Alex: Retire it, " in first and ": “We never use it”" in first
+    assert "  - parked for the next session by Alex, " in first
+    assert "Started by Alex" in second and "Still under way" in second
+    assert "- Keep me (revision 1): waiting for answers" in second
+    assert "Sam alone" in second and "Alex alone" not in document
+    written = runner.invoke(args=["export", str(ledger_id), "--markdown"])
+    assert written.exit_code == 0 and "## Reviews" in written.output
+    assert "Sam alone" not in written.output and "Alex alone" not in written.output
+
+
+def test_a_ledger_without_reviews_says_so(app, lived_in):
+    _, _, ledger_id = lived_in
+    export = export_of(app, ledger_id)
+    assert export["reviews"] == []
+    assert portable.to_markdown(export).endswith("## Reviews\n\nNo reviews yet.\n")
+
+
+def test_the_schemas_words_are_the_models():
+    item = SCHEMA["properties"]["reviews"]["items"]
+    answer_schema = item["properties"]["items"]["items"]["properties"]["answers"]["items"]
+    assert item["properties"]["scope"]["enum"] == list(SCOPES)
+    assert answer_schema["properties"]["choice"]["enum"] == list(CHOICES)
+    outcome = item["properties"]["items"]["items"]["properties"]["outcome"]["enum"]
+    assert outcome == [*OUTCOMES, None]
 
 
 @pytest.mark.sqlite_only
