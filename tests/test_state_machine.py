@@ -3,16 +3,19 @@
 A hypothesis state machine, owning its own database, drives random sequences
 of what partners do — propose, accept, accept with a concern, ask for a change,
 take an answer back, withdraw, retire, change while a proposal is pending,
-join, leave, be removed, two writes built from the same read, and the whole
-ledger exported and imported again (the new export must equal the old) — by
-two to four partners. After every step, ``verify`` must pass: every hash chain holds
+join, leave, be removed, two writes built from the same read, review and
+answer in a review, and the whole ledger exported (by a partner or the command
+line) and imported again (the new export must equal the old) — by two to four
+partners. After every step, ``verify`` must pass: every hash chain holds
 and every stored state and waiting list equals a fresh replay.
 """
 
+import contextlib
 import json
 import os
 import tempfile
 from datetime import timedelta
+from functools import partial
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -28,9 +31,11 @@ from ledger.models import (
     Ledger,
     Membership,
     Removal,
+    Review,
     StoredState,
     User,
 )
+from ledger.models.reviews import CHOICES, ReviewClosed
 from ledger.schema import upgrade
 
 from .conftest import POSTGRES_URL, reset_postgres
@@ -200,17 +205,56 @@ class Partners(RuleBasedStateMachine):
                 Removal.request(target, membership.user, utcnow())
 
     @precondition(lambda self: self.agreements())
-    @rule()
-    def export_and_import_again(self):
-        """The whole ledger leaves as a file and comes back exactly."""
-        first = portable.export_ledger(self.ledger)
+    @rule(which=st.integers(0, 50))
+    def everyone_accepts(self, which):
+        """Every partner accepts the words waiting for them: agreements come
+        into force (random answers rarely agree), so there is something to review."""
+        agreements = self.agreements()
+        agreement = agreements[which % len(agreements)]
+        for user in self.partners():
+            state, _ = StoredState.of(agreement, utcnow())
+            waiting = state.answerable_by(user.id)
+            if waiting is not None:
+                number, seen = waiting.revision.number, waiting.revision.content_hash
+                self.attempt(partial(agreement.answer, user, number, "accept", "", seen))
+
+    @precondition(lambda self: self.agreements())
+    @rule(
+        which=st.integers(0, 50),
+        answers=st.lists(
+            st.tuples(st.integers(0, 3), st.sampled_from(list(CHOICES))), min_size=1, max_size=4
+        ),
+    )
+    def review(self, which, answers):
+        """Review every agreement in force (or resume the review under way)
+        and answer about one of them, as one partner or several."""
+        partners = self.partners()
+        starter = partners[answers[0][0] % len(partners)]
+        review, _ = Review.start(self.ledger, starter, "all", utcnow())
+        if review is None:
+            return
+        items = review.items()
+        item = items[which % len(items)]
+        for who, choice in answers:
+            user = partners[who % len(partners)]
+            with contextlib.suppress(ReviewClosed):  # answered already, settled, not asked
+                item.answer(user, choice, "a note", utcnow())
+
+    @precondition(lambda self: self.agreements())
+    @rule(who=st.one_of(st.none(), st.integers(0, 3)))
+    def export_and_import_again(self, who):
+        """The whole ledger leaves as a file, downloaded by a partner or
+        written by the command line, and comes back exactly."""
+        partners = self.partners()
+        exporter = partners[who % len(partners)] if who is not None else None
+        first = portable.export_ledger(self.ledger, exporter)
         assert exportcheck.check(first)[0] == []
         uuid = self.ledger.uuid
         self.ledger.delete_instance()
         ledger, placeholders = portable.import_ledger(json.loads(portable.dumps(first)))
         assert placeholders == 0  # every person still has an account here
         self.ledger = Ledger.get(Ledger.uuid == uuid)
-        again = portable.export_ledger(self.ledger)
+        again = portable.export_ledger(self.ledger, exporter)
         first.pop("exported_at"), again.pop("exported_at")
         assert again == first
 
