@@ -291,8 +291,8 @@ def to_markdown(export):
     lines += ["", "## Agreements", ""]
     for agreement in export["agreements"]:
         revisions = [link for link in agreement["links"] if link["type"] == "revision"]
-        title = next(iter(revisions[-1]["content"].values()), "") if revisions else ""
-        lines += [f"### {title or 'Untitled'} ({agreement['kind']})", ""]
+        title = _title(agreement["kind"], revisions[-1]["content"]) if revisions else "Untitled"
+        lines += [f"### {title} ({agreement['kind']})", ""]
         lines.append(f"Chain head `{agreement['chain_head']}` ({agreement['chain_length']} links).")
         lines.append("")
         for link in agreement["links"]:

@@ -92,6 +92,9 @@ def test_the_export_has_everything_and_no_row_ids_or_emails(app, lived_in):
     document = sam.get(f"/ledgers/{ledger_id}/export.md").get_data(as_text=True)
     assert "# Sam & Alex" in document and "Sundays are busy" in document
     assert "Chain head `" in document
+    # Each agreement is headed by the line its pages know it by.
+    assert "### Sunday check-in (general)" in document
+    assert "### A T with both hands (pause_signal)" in document
 
 
 def test_export_import_export_gives_the_same_file(app, runner, lived_in, tmp_path):
