@@ -264,6 +264,17 @@ def seed_0012(database):
     )
 
 
+def seed_0013(database):
+    """Rows valid right after 0013_history_indexes: a second pause, resumed."""
+    sam = database.execute_sql("SELECT MIN(id) FROM user_account").fetchone()[0]
+    ledger = database.execute_sql("SELECT id FROM ledger").fetchone()[0]
+    database.execute_sql(
+        "INSERT INTO pauselog (ledger_id, user_id, started_at, resumed_at, created_at) "
+        f"VALUES ({ledger}, {sam}, '2026-05-01 19:00:00', '2026-05-01 19:40:00', "
+        "'2026-05-01 19:00:30')"
+    )
+
+
 def seed_0010(database):
     """Rows valid right after 0010_reviews: a review of the seeded agreement
     with one answer, and a calendar feed."""
@@ -350,6 +361,7 @@ SEEDS = {
     "0010_reviews": seed_0010,
     "0011_submissions": seed_0011,
     "0012_ledger_changes": seed_0012,
+    "0013_history_indexes": seed_0013,
 }
 
 

@@ -27,8 +27,12 @@ WATCHED = {
     "agreementstate",
     "waiting",
     "activity",
+    "pauselog",
+    "reviewitem",
+    "reaffirmation",
 }
-HISTORY = {"revision", "consent", "activity"}
+#: Tables that grow with a ledger's years of use: never sorted whole.
+HISTORY = {"revision", "consent", "activity", "pauselog", "reviewitem", "reaffirmation"}
 ALIAS = re.compile(r'(?:FROM|JOIN)\s+"(\w+)"\s+AS\s+"(\w+)"')
 
 

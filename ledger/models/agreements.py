@@ -437,6 +437,10 @@ class Reaffirmation(BaseModel):
     #: A reaffirmation shows in reviews and in the history, not in the activity.
     is_news = False
 
+    class Meta:
+        # The newest first, without sorting them (migration 0013).
+        indexes = ((("agreement", "created_at"), False),)
+
     @property
     def partner_uuids(self):
         return json.loads(self.partners)
