@@ -3,7 +3,7 @@ and delete a ledger when every partner asks for it."""
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from .access import (
@@ -19,6 +19,7 @@ from .filters import local_time
 from .forms.auth import ConfirmForm
 from .forms.ledgers import InvitationForm, LedgerForm, RenameLedgerForm, SwitchLedgerForm
 from .models import Invitation, Ledger, LedgerDeletion, LedgerRename, Membership, Removal
+from .navigation import page_ledger_id
 from .security import external_url
 
 bp = Blueprint("ledgers", __name__, url_prefix="/ledgers")
@@ -32,17 +33,12 @@ def printed_at():
     return utcnow()
 
 
-def _page_ledger_id():
-    """The ledger a page is about: the one in its URL, if any."""
-    return (request.view_args or {}).get("ledger_id")
-
-
 @bp.before_app_request
 def carry_out_due_removals():
     """The first request that touches a ledger carries out its removals whose
     notice period has ended, under the lock, before anything reads it; what
     is still in its notice period is kept for the page's banner."""
-    ledger_id = _page_ledger_id()
+    ledger_id = page_ledger_id()
     if ledger_id is None or not current_user.is_authenticated:
         return
     now = utcnow()
@@ -51,16 +47,6 @@ def carry_out_due_removals():
         Removal.carry_out_due(now, ledger_id)
         noticed = Removal.in_notice(ledger_id)
     g.removals_in_notice = noticed
-
-
-@bp.app_template_global()
-def partners_here():
-    """Everyone who is or was a partner in this page's ledger, {user id:
-    Person}, so every page names them alike (one query, once per request)."""
-    if "partners_here" not in g:
-        ledger_id = _page_ledger_id()
-        g.partners_here = Ledger.people(ledger_id) if ledger_id is not None else {}
-    return g.partners_here
 
 
 @bp.app_template_global()

@@ -3,7 +3,7 @@ how many agreements wait for my answer and how many are due for review. Each
 is worked out at most once per request (kept in ``g``) and only when a page
 asks for it."""
 
-from flask import g
+from flask import g, request
 from flask_login import current_user
 
 from .access import current_ledger, my_ledgers
@@ -11,7 +11,7 @@ from .cadence import local_date
 from .db import utcnow
 from .forms import CSRF_EXPLANATION
 from .forms.ledgers import SwitchLedgerForm
-from .models import KINDS, StoredState
+from .models import KINDS, Ledger, StoredState
 
 
 def init_app(app):
@@ -23,8 +23,31 @@ def init_app(app):
         kind_label=KINDS.get,
         kinds_labels=KINDS.items,
         my_ledgers=my_ledgers,
+        partners_here=partners_here,
         switch_form=switch_form,
     )
+
+
+def page_ledger_id():
+    """The ledger a page is about: the one in its URL, if any."""
+    return (request.view_args or {}).get("ledger_id")
+
+
+def partners_here():
+    """Everyone who is or was a partner in this page's ledger, {user id:
+    Person}, so every page names them alike (one query, once per request;
+    none when the page read the ledger's memberships already)."""
+    if "partners_here" not in g:
+        ledger_id = page_ledger_id()
+        g.partners_here = Ledger.people(ledger_id) if ledger_id is not None else {}
+    return g.partners_here
+
+
+def read_memberships(ledger_id, memberships):
+    """Tell the header what a page read of its ledger's memberships (every
+    one, oldest first), so partners_here() need not read them again."""
+    if ledger_id == page_ledger_id() and "partners_here" not in g:
+        g.partners_here = Ledger.people(ledger_id, memberships)
 
 
 def header_counts():

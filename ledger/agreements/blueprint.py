@@ -9,6 +9,7 @@ from ..filters import local_time
 from ..forms.agreements import CHOICE_LABELS, FORMS
 from ..models.agreements import StoredState
 from ..models.pause import cooling_until
+from ..navigation import read_memberships
 
 bp = Blueprint("agreements", __name__, url_prefix="/ledgers/<id:ledger_id>")
 
@@ -58,4 +59,6 @@ def agreement_title(kind, revision):
 def load_one(agreement):
     """An agreement's state and the memberships of its ledger (stored state,
     with the revisions in force and pending and their answers only)."""
-    return StoredState.of(agreement, utcnow())
+    state, memberships = StoredState.of(agreement, utcnow())
+    read_memberships(agreement.ledger_id, memberships)
+    return state, memberships

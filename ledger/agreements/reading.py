@@ -16,6 +16,7 @@ from ..models import KINDS, Conflict, Draft
 from ..models.agreements import Activity, StoredState, Waiting
 from ..models.pause import cooling_until
 from ..models.reviews import CHOICES, OUTCOMES, Review, ReviewItem
+from ..navigation import read_memberships
 from ..security import int_arg
 from .blueprint import bp, cooling_message, load_one, me, names, readable
 
@@ -63,6 +64,7 @@ def dashboard(ledger_id):
     today = cadence.local_date(utcnow(), ledger.time_zone)
     shown, in_force_counts = StoredState.dashboard_ids(me(), ledger.id, today)
     agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=shown)
+    read_memberships(ledger.id, memberships)
     waiting = Waiting.agreements_for(me(), ledger.id)
     groups = {kind: [] for kind in KINDS}
     waiting_for_me, waiting_for_others = [], []
@@ -234,6 +236,7 @@ def of_kind(ledger_id, kind):
         abort(404)  # an empty kind still has its first page
     ids = [row.agreement_id for row in pages.get_object_list()]
     agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=ids)
+    read_memberships(ledger.id, memberships)
     return render_template(
         "agreements/kind.html",
         ledger=ledger,

@@ -163,15 +163,16 @@ class Ledger(BaseModel):
         )
 
     @classmethod
-    def people(cls, ledger_id):
-        """Everyone who is or was a partner, {user id: Person}, in one query.
+    def people(cls, ledger_id, memberships=None):
+        """Everyone who is or was a partner, {user id: Person}, in one query
+        (none when given the ledger's ``memberships``, as ``all_of`` reads them).
 
         A person who left and came back is named by their latest membership.
         Names that read the same (``name_key``) are marked as namesakes, so a
         page can tell them apart even when an account was renamed later.
         """
         people = {}
-        for m in Membership.all_of(ledger_id):
+        for m in Membership.all_of(ledger_id) if memberships is None else memberships:
             people[m.user_id] = Person(m.name, m.joined_at, m.left_at)
         keys = {}
         for person in people.values():

@@ -35,7 +35,9 @@ class PauseLog(BaseModel):
 
     @classmethod
     def latest(cls, ledger_id):
-        return cls.select().where(cls.ledger == ledger_id).order_by(cls.started_at.desc()).first()
+        """A ledger's latest noted pause, or None: one prepared query (every
+        page of a ledger with cooling-off asks)."""
+        return next(iter(_latest_pause(ledger=ledger_id)), None)
 
     @classmethod
     def maybe_running(cls, ledger_ids, now):
@@ -340,4 +342,14 @@ def _maybe_running_for():
             & (PauseLog.started_at > slot("since", PauseLog.started_at))
             & PauseLog.resumed_at.is_null()
         )
+    )
+
+
+@prepared
+def _latest_pause():
+    return (
+        PauseLog.select()
+        .where(PauseLog.ledger == slot("ledger"))
+        .order_by(PauseLog.started_at.desc())
+        .limit(1)
     )

@@ -26,7 +26,7 @@ from peewee import (
 )
 
 from ..cadence import local_date
-from ..db import UTCDateTimeField, lock, utcnow, write_transaction
+from ..db import UTCDateTimeField, lock, prepared, slot, utcnow, write_transaction
 from ..hashchain import canonical_json
 from .accounts import User
 from .agreements import Agreement, Conflict, Consent, Draft, Revision, StoredState
@@ -212,16 +212,11 @@ class ReviewItem(BaseModel):
         return cls.get_or_none((cls.id == item_id) & (cls.review == review_id))
 
     @classmethod
-    def of_agreement(cls, agreement_id, limit=20):
-        """An agreement's reviews, newest first, with their review, and the
-        answers to the settled ones: ([item], {item id: [answer]}), two queries."""
-        items = list(
-            cls.select(cls, Review)
-            .join(Review)
-            .where(cls.agreement == agreement_id)
-            .order_by(cls.id.desc())
-            .limit(limit)
-        )
+    def of_agreement(cls, agreement_id):
+        """An agreement's last 20 reviews, newest first, with their review, and
+        the answers to the settled ones: ([item], {item id: [answer]}), two
+        queries (the first prepared: every agreement page asks)."""
+        items = list(_reviews_of_agreement(agreement=agreement_id))
         return items, ReviewAnswer.of_items([i.id for i in items if i.outcome is not None])
 
     @classmethod
@@ -600,3 +595,14 @@ def review_due_reminders(now):
 def feed_uid(*parts):
     """A stable identifier for a calendar event that says nothing about it."""
     return f"{token_hash(canonical_json([str(p) for p in parts]))[:32]}@ledger"
+
+
+@prepared
+def _reviews_of_agreement():
+    return (
+        ReviewItem.select(ReviewItem, Review)
+        .join(Review)
+        .where(ReviewItem.agreement == slot("agreement"))
+        .order_by(ReviewItem.id.desc())
+        .limit(20)
+    )
