@@ -142,16 +142,24 @@ def prepared(build):
     running it for the small indexed queries that every request makes (who
     is signed in, their ledgers, the header's counts). A prepared query's SQL
     is written once per database: only SQL text is kept, never a result, so
-    nothing it returns can be stale.
+    nothing it returns can be stale. A slot stands for a value (``= NULL``
+    never matches: write ``is_null()`` in the query itself). The rows come
+    from peewee's own ``_get_cursor_wrapper``, as for any query it runs;
+    tests/test_db.py checks rows, joined models and conversions.
     """
-    compiled = [None]  # (database, query, its SQL, its parameters), for the bound database
+    compiled = [None]  # (database, query, its SQL, its parameters, slot names)
 
     def run(**values):
         database = _unwrap(None)
-        if compiled[0] is None or compiled[0][0] is not database:
+        entry = compiled[0]  # read once: the pieces always belong together
+        if entry is None or entry[0] is not database:
             query = build().bind(database)
-            compiled[0] = (database, query, *query.sql())
-        _, query, sql, params = compiled[0]
+            sql, params = query.sql()
+            names = {p.name for p in params if isinstance(p, Slot)}
+            entry = compiled[0] = (database, query, sql, params, names)
+        _, query, sql, params, names = entry
+        if values.keys() != names:
+            raise TypeError(f"{build.__name__} takes {sorted(names)}, not {sorted(values)}")
         given = [
             (p.convert(values[p.name]) if p.convert else values[p.name])
             if isinstance(p, Slot)

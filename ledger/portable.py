@@ -15,7 +15,7 @@ theirs; the command line, with no exporter, carries none of them).
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jsonschema
@@ -68,7 +68,10 @@ def _time(value):
 def _parse_time(text):
     if text is None:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:  # the schema's pattern lets "2024-02-30T…" through
+        raise ImportRefused(f"{text!r} is not a time that exists.") from None
 
 
 def export_ledger(ledger, exporter=None):
@@ -456,6 +459,11 @@ def _validate_reviews(export, people):
             revisions = words[item["agreement"]]
             if item["revision"] not in revisions:
                 raise ImportRefused(f"{here}: the words reviewed are not a revision of it.")
+            if item["due_on"] is not None:
+                try:
+                    date.fromisoformat(item["due_on"])
+                except ValueError:
+                    raise ImportRefused(f"{here}: due on a date that does not exist.") from None
             if (item["outcome"] is None) != (item["settled_at"] is None):
                 raise ImportRefused(
                     f"{here}: its outcome and the time it settled are not both given or both null."

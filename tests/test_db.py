@@ -236,3 +236,13 @@ def test_a_prepared_query_runs_with_each_call_s_values(make_app, tmp_path):
     )
     with second.app_context(), db.database.connection_context():
         assert list(_named_after(after=start, name="Ana")) == []
+
+
+def test_a_prepared_query_takes_exactly_its_values(app):
+    """A value missing or one it does not know is a mistake in the code: it
+    raises before anything runs, never runs with a value left out."""
+    with app.app_context(), db.database.connection_context():
+        with pytest.raises(TypeError, match="takes"):
+            _named_after(name="Ana")
+        with pytest.raises(TypeError, match="takes"):
+            _named_after(after=utcnow(), name="Ana", other=1)

@@ -436,6 +436,12 @@ def tampered_review(export, how):
     answers = items[0]["answers"]
     if how == "an unknown agreement":
         items[0]["agreement"] = str(uuid.uuid4())
+    elif how == "a time that does not exist":
+        data["reviews"][0]["started_at"] = "2026-02-30T10:00:00.000000Z"
+    elif how == "a date that does not exist":
+        items[0]["due_on"] = "2026-99-99"
+    elif how == "a position too large to store":
+        items[0]["position"] = 10**20
     elif how == "words of another agreement":
         items[0]["revision"] = items[1]["revision"]
     elif how == "an answer by an unknown person":
@@ -480,6 +486,12 @@ def tampered_review(export, how):
             "review 1: started by a person who is not among the export's people.",
         ),
         ("two reviews under way", "review 2: a second review under way (one at a time)."),
+        ("a time that does not exist", "'2026-02-30T10:00:00.000000Z' is not a time that exists."),
+        ("a date that does not exist", "review 1, item 1: due on a date that does not exist."),
+        (
+            "a position too large to store",
+            "malformed at reviews[0].items[0].position: 100000000000000000000 is greater than",
+        ),
         (
             "an outcome without its time",
             "review 1, item 1: its outcome and the time it settled are not both given",

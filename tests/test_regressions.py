@@ -433,3 +433,40 @@ def test_a_partner_who_leaves_loses_their_drafts_in_that_ledger_only(app, couple
     with app.app_context():
         kept = [(d.ledger_id, d.author.display_name) for d in Draft.select().order_by(Draft.id)]
     assert kept == [(elsewhere, "Alex"), (ledger_id, "Sam")]
+
+
+def test_an_agreement_page_read_while_a_change_comes_into_force(app, couple, monkeypatch):
+    """The revisions an agreement's page shows are read by the ids its stored
+    state named when it was read: a change that came into force in between
+    (the other partner's accept, committed between two reads) gave a 500."""
+    from ledger.models.agreements import StoredState
+
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id, title="Sunday check-in", text="Half an hour.")
+    answer(alex, path, 1)
+    post_form(
+        sam,
+        f"{path}/change",
+        {"title": "Sunday check-in", "text": "An hour.", "base": "1", "action": "propose"},
+    )
+    agreement_id = int(path.rsplit("/", 1)[1])
+    read = StoredState.row.__func__
+
+    def read_then_accept(cls, wanted):
+        stored = read(cls, wanted)
+        if wanted == agreement_id and stored.pending_id is not None:
+            change = Revision.get_by_id(stored.pending_id)
+            accepting = User.get(User.email_key == "alex@example.org")
+            Agreement.get_by_id(agreement_id).answer(
+                accepting, change.number, "accept", "", change.content_hash
+            )
+        return stored
+
+    monkeypatch.setattr(StoredState, "row", classmethod(read_then_accept))
+    page = sam.get(path)
+    assert page.status_code == 200
+    assert "Half an hour." in page.get_data(as_text=True)  # as it was when read
+    monkeypatch.undo()
+    assert "An hour." in sam.get(path).get_data(as_text=True)
+    with app.app_context():
+        assert StoredState.row(agreement_id).pending_id is None

@@ -578,8 +578,18 @@ class StoredState(BaseModel):
         stored row with the revisions it names, their answers, and the
         ledger's memberships. Returns (consent.AgreementState, memberships)."""
         stored = cls.row(agreement.id)
-        revisions = {r.id: r for r in _revisions_named(agreement=agreement.id)}
-        consents = list(_answers_to_named(agreement=agreement.id))
+        revisions = {
+            r.id: r
+            for r in _revisions_named(
+                current=stored.current_id,
+                in_force=stored.in_force_id,
+                pending=stored.pending_id,
+                agreement=agreement.id,
+                latest=stored.latest_number,
+            )
+        }
+        ids = [*revisions, None, None, None, None][:4]
+        consents = list(_answers_to(a=ids[0], b=ids[1], c=ids[2], d=ids[3]))
         memberships = Membership.all_of(agreement.ledger_id)
         state = rebuild(stored, revisions, consents, memberships, now)
         state.stored = stored  # what a history page counts its pages by
@@ -889,32 +899,23 @@ def _state_of():
     return StoredState.select().where(StoredState.agreement == slot("agreement")).limit(1)
 
 
-def _named_revisions(agreement):
-    """A subquery: the revisions an agreement's stored state names (current,
-    in force, pending), and its latest one."""
-    named = StoredState.select(
-        StoredState.current, StoredState.in_force, StoredState.pending, StoredState.latest_number
-    ).where(StoredState.agreement == agreement)
-    return (
-        Revision.id.in_(named.select(StoredState.current))
-        | Revision.id.in_(named.select(StoredState.in_force))
-        | Revision.id.in_(named.select(StoredState.pending))
-        | (
-            (Revision.agreement == agreement)
-            & (Revision.number == named.select(StoredState.latest_number))
-        )
+@prepared
+def _revisions_named():
+    """The revisions a stored state names (current, in force, pending) and
+    the agreement's latest, by the ids and number read with that state: a
+    write committed in between can't make them disagree."""
+    return Revision.select().where(
+        Revision.id.in_([slot("current"), slot("in_force"), slot("pending")])
+        | ((Revision.agreement == slot("agreement")) & (Revision.number == slot("latest")))
     )
 
 
 @prepared
-def _revisions_named():
-    return Revision.select().where(_named_revisions(slot("agreement")))
-
-
-@prepared
-def _answers_to_named():
-    named = Revision.select(Revision.id).where(_named_revisions(slot("agreement")))
-    return Consent.select().where(Consent.revision.in_(named))
+def _answers_to():
+    """The answers to up to four revisions."""
+    return Consent.select().where(
+        Consent.revision.in_([slot("a"), slot("b"), slot("c"), slot("d")])
+    )
 
 
 @prepared
@@ -1010,7 +1011,7 @@ def _due_ids():
             _dated(slot("ledger"))
             & (StoredState.next_review <= slot("today", StoredState.next_review))
         )
-        .order_by(StoredState.next_review)
+        .order_by(StoredState.next_review, StoredState.agreement)
         .limit(StoredState.SHOWN_PER_KIND)
         .tuples()
     )
@@ -1026,6 +1027,7 @@ def _coming_ids():
     return (
         StoredState.select(StoredState.agreement)
         .where(_dated(slot("ledger")) & (StoredState.next_review == next_date))
+        .order_by(StoredState.agreement)
         .limit(StoredState.SHOWN_PER_KIND)
         .tuples()
     )

@@ -256,10 +256,14 @@ def pause_page_data(user, current_ledger_id):
     ledgers = {ledger.id: PauseLedger(ledger) for ledger in Ledger.for_user(user)}
     if not ledgers:
         return []
+    # Each query reads the memberships again: a ledger joined in between
+    # is left for the next visit.
     for ledger_id, agreement_id, uuid, fields in StoredState.signals_of(user):
-        ledgers[ledger_id].signals.append((Signal(agreement_id, uuid), fields))
+        if ledger_id in ledgers:
+            ledgers[ledger_id].signals.append((Signal(agreement_id, uuid), fields))
     for pause in PauseLog.maybe_running_for(user, utcnow()):
-        ledgers[pause.ledger_id].pauses.append(pause)
+        if pause.ledger_id in ledgers:
+            ledgers[pause.ledger_id].pauses.append(pause)
     return sorted(
         ledgers.values(),
         key=lambda pl: (pl.ledger.id != current_ledger_id, pl.ledger.name, pl.ledger.id),
