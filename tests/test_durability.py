@@ -116,6 +116,7 @@ class Browser:
 
     def __init__(self, base):
         self.base = base
+        self.read_statuses = []  # what every page read answered (never a 5xx)
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()
         )
@@ -133,6 +134,8 @@ class Browser:
     def form(self, path):
         """GET a page: its CSRF token and hidden fields, or None when it has no form."""
         status, _, page = self.open(path)
+        if status:
+            self.read_statuses.append(status)
         token = CSRF.search(page)
         if status != 200 or not token:
             return None
@@ -171,6 +174,7 @@ class Load:
         self.servers, self.ledger_id, self.paths = servers, ledger_id, paths
         self.done = []  # (kind, who, marker, location) for every success
         self.statuses = []
+        self.reads = []  # the statuses of the pages read between writes
         self.lock = threading.Lock()
 
     def record(self, status, kind=None, who=None, marker=None, location=None):
@@ -206,6 +210,8 @@ class Load:
                 }
                 status, location, _ = browser.open(url, data)
                 self.record(status, "propose", email, marker, location)
+                # The dashboard, read while the others write.
+                browser.form(f"/ledgers/{self.ledger_id}/agreements")
             elif action == 1:  # a change, from the form as read
                 fields = browser.form(f"{path}/change")
                 if fields is None:
@@ -242,6 +248,8 @@ class Load:
                 url = f"{path}/revisions/{found[1]}/{found[2]}"
                 status, location, _ = browser.open(url, {"csrf_token": fields["csrf_token"]})
                 self.record(status, found[2], email, f"{path}#{found[1]}", location)
+        with self.lock:
+            self.reads.extend(browser.read_statuses)
 
     def run(self, seconds, clients=6, stop=None):
         emails = ["sam@example.org", "alex@example.org"]
@@ -326,6 +334,8 @@ def test_concurrent_writes_are_each_a_success_or_a_visible_conflict(
     statuses = set(load.statuses)
     assert statuses <= {302, 409}, sorted(statuses)
     assert not [s for s in load.statuses if s >= 500]
+    # Pages read while the others write (forms, agreements, the dashboard).
+    assert len(load.reads) > 20 and not [s for s in load.reads if s >= 500], load.reads
     assert len(load.done) > 20, len(load.done)  # it really wrote
     assert 409 in statuses  # and the clients really raced
     with app.app_context():

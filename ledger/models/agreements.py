@@ -688,18 +688,18 @@ class StoredState(BaseModel):
             .where(where)
             .order_by(Agreement.created_at, Agreement.id)
         )
-        named = cls.select(cls.ledger).where(where)
-        shown = (
-            Revision.id.in_(named.select(cls.current))
-            | Revision.id.in_(named.select(cls.in_force))
-            | Revision.id.in_(named.select(cls.pending))
-        )
-        revisions = {r.id: r for r in Revision.select().where(shown)} if rows else {}
-        answered = Consent.revision.in_(named.select(cls.in_force)) | Consent.revision.in_(
-            named.select(cls.pending)
+        # The revisions and answers are read by the ids the rows name, never
+        # by reading the stored state again: a write committed in between
+        # would name revisions these rows don't know (a 500, once).
+        shown = {i for r in rows for i in (r.current_id, r.in_force_id, r.pending_id) if i}
+        answered = sorted({i for r in rows for i in (r.in_force_id, r.pending_id) if i})
+        revisions = (
+            {r.id: r for r in Revision.select().where(Revision.id.in_(sorted(shown)))}
+            if shown
+            else {}
         )
         consents = {}
-        for consent in Consent.select().where(answered) if rows else ():
+        for consent in Consent.select().where(Consent.revision.in_(answered)) if answered else ():
             consents.setdefault(consent.agreement_id, []).append(consent)
         memberships = Membership.all_of(ledger_id)
         return [
