@@ -31,14 +31,8 @@ def _partner_in(ledger_id, user):
     )
 
 
-def _first_or_404(query):
-    obj = query.first()
-    if obj is None:
-        abort(404)
-    return obj
-
-
-def _found_or_404(rows):
+def _first_or_404(rows):
+    """The row found (each query here names one object by its id), or 404."""
     obj = next(iter(rows), None)
     if obj is None:
         abort(404)
@@ -62,7 +56,7 @@ def _ledger_of_partner():
 def ledger_for(user, ledger_id):
     """Return the ledger if ``user`` is a partner in it (a prepared query:
     most pages ask)."""
-    return _found_or_404(_ledger_of_partner(ledger=ledger_id, user=user.id))
+    return _first_or_404(_ledger_of_partner(ledger=ledger_id, user=user.id))
 
 
 def invitation_for(user, ledger_id, invitation_id):
@@ -109,7 +103,7 @@ def removal_for(user, ledger_id, removal_id):
 def my_ledgers():
     """Return the signed-in user's ledgers (one query per request)."""
     if "my_ledgers" not in g:
-        g.my_ledgers = list(Ledger.for_user(current_user)) if current_user.is_authenticated else []
+        g.my_ledgers = Ledger.for_user(current_user) if current_user.is_authenticated else []
     return g.my_ledgers
 
 
@@ -139,7 +133,7 @@ def _agreement_of_partner():
 def agreement_for(user, ledger_id, agreement_id):
     """Return an agreement of the ledger, with its ledger, if ``user`` is a
     partner (a prepared query: every agreement page asks)."""
-    return _found_or_404(
+    return _first_or_404(
         _agreement_of_partner(agreement=agreement_id, ledger=ledger_id, user=user.id)
     )
 

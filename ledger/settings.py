@@ -47,16 +47,10 @@ def account():
 @login_required
 def profile():
     form = ProfileForm(user=current_user)
-    if not form.csrf_token.validate(form):
-        return render_account(form.status, profile_form=form)  # no password checked
-    attempt = None
     # The form checks the current password only when the email changes.
-    if (form.email.data or "").lower() != current_user.email_key:
-        attempt = _count_password_check()
-        if attempt is None:
-            return throttled_page(WRONG_PASSWORDS)
-    valid = form.validate()
-    _settle(attempt)
+    valid = _validate_counted(form, (form.email.data or "").lower() != current_user.email_key)
+    if valid is None:
+        return throttled_page(WRONG_PASSWORDS)
     if valid:
         # Where this Ledger sends email, a new address is used once a link
         # sent to it has been opened; until then the old one stays.
@@ -159,13 +153,9 @@ def stop_reminders(token):
 @login_required
 def password():
     form = PasswordChangeForm(user=current_user)
-    if not form.csrf_token.validate(form):
-        return render_account(form.status, password_form=form)  # no password checked
-    attempt = _count_password_check()
-    if attempt is None:
+    valid = _validate_counted(form)
+    if valid is None:
         return throttled_page(WRONG_PASSWORDS)
-    valid = form.validate()
-    _settle(attempt)
     if valid:
         user, remember = current_user._get_current_object(), current_user.device.remember
         with write_transaction():
@@ -179,16 +169,25 @@ def password():
     return render_account(form.status, password_form=form)
 
 
-def _count_password_check():
-    """Count a current-password check like a login; None when over a limit."""
-    user = current_user._get_current_object()
-    return count_attempt(user.email, known_device(user))
+def _validate_counted(form, checks_password=True):
+    """Validate a form that checks the current password, the check counted
+    like a login and kept counted only when the password was wrong.
 
-
-def _settle(attempt):
-    """Keep the attempt counted only if a wrong password was given."""
+    True or False; None when over a limit, and then no password is looked
+    at. A form whose CSRF token fails is refused before any password is.
+    """
+    if not form.csrf_token.validate(form):
+        return False
+    attempt = None
+    if checks_password:
+        user = current_user._get_current_object()
+        attempt = count_attempt(user.email, known_device(user))
+        if attempt is None:
+            return None
+    valid = form.validate()
     if attempt is not None and not current_user.password_refused:
         attempt.release()
+    return valid
 
 
 @bp.post("/devices/<id:device_id>/sign-out")
@@ -220,15 +219,11 @@ def sign_out_everywhere():
 def delete():
     """Delete my account, after being offered each ledger's export."""
     form = DeleteAccountForm(user=current_user)
-    ledgers = list(Ledger.for_user(current_user))
+    ledgers = Ledger.for_user(current_user)
     if request.method == "POST":
-        if not form.csrf_token.validate(form):
-            return render_template("settings/delete.html", form=form, ledgers=ledgers), form.status
-        attempt = _count_password_check()
-        if attempt is None:
+        valid = _validate_counted(form)
+        if valid is None:
             return throttled_page(WRONG_PASSWORDS)
-        valid = form.validate()
-        _settle(attempt)
         if valid:
             delete_account(current_user._get_current_object(), utcnow())
             return _signed_out(

@@ -133,7 +133,11 @@ def _wrong_email_change(client, current="not my password, sorry"):
     return save_profile(client, email="sam@new.example", current_password=current)
 
 
-@pytest.mark.parametrize("guess", [_wrong_password_change, _wrong_email_change])
+def _wrong_deletion(client, current="not my password, sorry"):
+    return post_form(client, "/account/delete", {"current_password": current})
+
+
+@pytest.mark.parametrize("guess", [_wrong_password_change, _wrong_email_change, _wrong_deletion])
 def test_wrong_current_passwords_count_like_failed_logins(user_client, app, guess):
     before = _hash(app)
     for _ in range(10):
