@@ -13,7 +13,7 @@ from ..forms.agreements import ANSWERS, AnswerForm, field_labels
 from ..forms.auth import ConfirmForm
 from ..forms.reviews import StartReviewForm
 from ..models import KINDS, Conflict, Draft
-from ..models.agreements import Activity, StoredState, Waiting
+from ..models.agreements import Activity, StoredState
 from ..models.pause import cooling_until
 from ..models.reviews import CHOICES, OUTCOMES, Review, ReviewItem
 from ..navigation import read_memberships
@@ -62,10 +62,9 @@ class ReviewDates:
 def dashboard(ledger_id):
     ledger = ledger_for(me(), ledger_id)
     today = cadence.local_date(utcnow(), ledger.time_zone)
-    shown, in_force_counts = StoredState.dashboard_ids(me(), ledger.id, today)
+    shown, in_force_counts, waiting = StoredState.dashboard_ids(me(), ledger.id, today)
     agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=shown)
     read_memberships(ledger.id, memberships)
-    waiting = Waiting.agreements_for(me(), ledger.id)
     groups = {kind: [] for kind in KINDS}
     waiting_for_me, waiting_for_others = [], []
     for agreement, state in agreements:

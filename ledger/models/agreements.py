@@ -652,14 +652,17 @@ class StoredState(BaseModel):
         """Which agreements a ledger's dashboard shows, chosen through indexes
         however many there are: the first SHOWN_PER_KIND in force of each kind,
         every one waiting for an answer (this partner's or another's), and
-        the first ones due for review and next to come due. Returns (ids, {kind:
-        how many are in force}); a fixed number of prepared queries."""
+        the first ones due for review and next to come due. Returns (ids,
+        {kind: how many are in force}, the ids waiting for this partner); a
+        fixed number of indexed queries."""
         counts = dict(_in_force_counts(ledger=ledger_id))
         ids = {a for kind in counts for (a,) in _first_in_force(ledger=ledger_id, kind=kind)}
-        ids.update(a for (a,) in _waiting_ids(ledger=ledger_id, user=getattr(user, "id", user)))
+        mine = Waiting.agreements_for(user, ledger_id)
+        ids.update(mine)
+        ids.update(a for (a,) in _pending_ids(ledger=ledger_id))
         ids.update(a for (a,) in _due_ids(ledger=ledger_id, today=today))
         ids.update(a for (a,) in _coming_ids(ledger=ledger_id, today=today))
-        return ids, counts
+        return ids, counts, mine
 
     @classmethod
     def in_force_of_kind(cls, ledger_id, kind):
@@ -986,16 +989,13 @@ def _first_in_force():
 
 
 @prepared
-def _waiting_ids():
-    """Agreements waiting for someone's answer: a proposal pending, or one
-    in force that this partner has yet to accept (they joined later)."""
-    pending = StoredState.select(StoredState.agreement).where(
-        (StoredState.ledger == slot("ledger")) & StoredState.pending.is_null(False)
+def _pending_ids():
+    """Agreements with a proposal waiting for someone's answer."""
+    return (
+        StoredState.select(StoredState.agreement)
+        .where((StoredState.ledger == slot("ledger")) & StoredState.pending.is_null(False))
+        .tuples()
     )
-    mine = Waiting.select(Waiting.agreement).where(
-        (Waiting.user == slot("user")) & (Waiting.ledger == slot("ledger"))
-    )
-    return (pending | mine).tuples()
 
 
 def _dated(ledger):
