@@ -272,6 +272,20 @@ def test_overdue_agreements_show_on_the_dashboard_and_in_the_navigation(app, clo
     assert "Start a review" in board
 
 
+def test_the_dashboard_lists_eight_due_and_says_how_many_more(app, clock):
+    """However many are due, the dashboard lists the eight longest overdue and
+    says how many more there are; the review gathers every one of them."""
+    for n in range(10):
+        in_force(app, clock.sam, clock.alex, clock.ledger_id, title=f"Due {n}")
+    clock.move(datetime(2027, 6, 1, 8, tzinfo=UTC))
+    board = clock.sam.get(f"/ledgers/{clock.ledger_id}/agreements").get_data(as_text=True)
+    assert "(10 due for review)" in board
+    assert board.count("Overdue: its review was due 30 April.") == 8
+    assert "And 2 more due for review." in board
+    review = start_review(clock.sam, clock.ledger_id)
+    assert set(item_forms(clock.sam, review)) == {f"Due {n}" for n in range(10)}
+
+
 def test_a_review_settles_each_agreement_by_its_answers(app, clock, four):
     sam, alex, ledger_id = clock.sam, clock.alex, clock.ledger_id
     review = start_review(sam, ledger_id)
