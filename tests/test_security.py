@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from flask import abort
+from wtforms.widgets import HiddenInput
 
 from ledger import ConfigurationError, create_app
 from ledger.forms import CSRF_EXPLANATION
+from ledger.forms.auth import ConfirmForm
 from ledger.models import MODELS, User
 from ledger.security import external_url
 
@@ -675,3 +677,14 @@ def test_a_password_is_refused_no_more_than_it_was(auth, app):
     before names refused one still works."""
     response = auth.register(password=PASSWORD + "\ufeff")
     assert response.status_code == 302
+
+
+def test_the_token_input_is_what_wtforms_would_write(app):
+    """The CSRF field's direct rendering equals WTForms' own, escaping included."""
+    with app.test_request_context("/"):
+        form = ConfirmForm()
+        form.csrf_token.current_token = 'a"<b>&c'
+        fast = form.csrf_token(id=False)
+        assert fast == HiddenInput()(form.csrf_token, id=False)
+        assert "&#34;&lt;b&gt;&amp;c" in fast
+        assert form.csrf_token(id="t") == HiddenInput()(form.csrf_token, id="t")
