@@ -523,7 +523,48 @@ def test_dashboard_shows_the_first_of_each_kind_and_links_to_every_one(app, coup
     assert "No agreement of this kind is in force yet." in topics
 
 
-@pytest.mark.parametrize("page", ["dashboard", "kind", "agreement", "history", "diff", "print"])
+def test_dashboard_shows_the_first_waiting_and_links_to_every_one(app, couple):
+    """However many proposals wait, the dashboard shows the first eight
+    waiting for me and for others, with their counts; the lists' own pages
+    show them all, 25 a page."""
+    sam, alex, ledger_id = couple
+    for n in range(30):
+        propose(alex, ledger_id, title=f"For Sam {n:02}")
+    for n in range(10):
+        propose(sam, ledger_id, title=f"For Alex {n:02}")
+    board = sam.get(f"/ledgers/{ledger_id}/agreements").get_data(as_text=True)
+    mine = board.split('id="waiting-me"')[1].split("</section>")[0]
+    others = board.split('id="waiting-others"')[1].split("</section>")[0]
+    assert "Waiting for you (30)" in mine
+    assert [n for n in range(30) if f"For Sam {n:02}<" in mine] == list(range(8))
+    assert "Waiting for others (10)" in others
+    assert [n for n in range(10) if f"For Alex {n:02}<" in others] == list(range(8))
+    assert "Waiting for Alex." in others
+    base = f"/ledgers/{ledger_id}/agreements/waiting"
+    assert f'href="{base}/you">All 30 waiting for you' in mine
+    assert f'href="{base}/others">All 10 waiting for others' in others
+    first = sam.get(f"{base}/you").get_data(as_text=True)
+    assert [n for n in range(30) if f"For Sam {n:02}<" in first] == list(range(25))
+    assert "Proposed by Alex." in first and "Page 1 of 2" in first
+    second = sam.get(f"{base}/you?page=2").get_data(as_text=True)
+    assert [n for n in range(30) if f"For Sam {n:02}<" in second] == list(range(25, 30))
+    assert sam.get(f"{base}/you?page=3").status_code == 404
+    assert sam.get(f"{base}/someone").status_code == 404
+    theirs = sam.get(f"{base}/others").get_data(as_text=True)
+    assert [n for n in range(10) if f"For Alex {n:02}<" in theirs] == list(range(10))
+    assert "For Sam" not in theirs
+    # Alex's lists are the other way round.
+    assert "Waiting for you (10)" in alex.get(f"/ledgers/{ledger_id}/agreements").get_data(
+        as_text=True
+    )
+    proposed = alex.get(f"{base}/others").get_data(as_text=True)
+    assert [n for n in range(30) if f"For Sam {n:02}<" in proposed] == list(range(25))
+    assert "For Alex" not in proposed and "Waiting for Sam." in proposed
+
+
+@pytest.mark.parametrize(
+    "page", ["dashboard", "kind", "waiting", "agreement", "history", "diff", "print"]
+)
 def test_pages_have_a_fixed_query_budget(app, couple, page):
     sam, _, ledger_id = couple
     counts = []
@@ -532,6 +573,7 @@ def test_pages_have_a_fixed_query_budget(app, couple, page):
         url = {
             "dashboard": f"/ledgers/{ledger_id}/agreements",
             "kind": f"/ledgers/{ledger_id}/agreements/kind/general",
+            "waiting": f"/ledgers/{ledger_id}/agreements/waiting/you",
             "agreement": f"/ledgers/{ledger_id}/agreements/{last}",
             "history": f"/ledgers/{ledger_id}/agreements/{last}/history",
             "diff": f"/ledgers/{ledger_id}/agreements/{last}/diff",

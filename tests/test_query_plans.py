@@ -94,11 +94,12 @@ def lived_in(app, couple):
     return sam, ledger_id, path
 
 
-@pytest.mark.parametrize("page", ["dashboard", "pause", "agreement", "history", "diff"])
+@pytest.mark.parametrize("page", ["dashboard", "waiting", "pause", "agreement", "history", "diff"])
 def test_pages_never_scan_a_history(app, lived_in, page):
     sam, ledger_id, path = lived_in
     url = {
         "dashboard": f"/ledgers/{ledger_id}/agreements",
+        "waiting": f"/ledgers/{ledger_id}/agreements/waiting/others",
         "pause": "/pause",
         "agreement": path,
         "history": f"{path}/history",

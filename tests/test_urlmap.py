@@ -74,6 +74,7 @@ ROUTES = {
     "agreements.compare": Route(get=(302, 200), scoped=True),
     "agreements.activity": Route(get=(302, 200), scoped=True),
     "agreements.of_kind": Route(get=(302, 200), scoped=True),
+    "agreements.waiting": Route(get=(302, 200), scoped=True),
     "agreements.print_view": Route(get=(302, 200), scoped=True),
     "pause.page": Route(get=(302, 200)),
     "exports.json_file": Route(get=(302, 200), scoped=True),
@@ -116,7 +117,7 @@ def test_every_route_is_listed(app):
 
 def _urls(app, ids):
     """Yield (endpoint, route, url) with every argument filled from ``ids``."""
-    values = {"filename": "style.css", "token": "unknown", "kind": "general", **ids}
+    values = {"filename": "style.css", "token": "unknown", "kind": "general", "who": "you", **ids}
     for rule in app.url_map.iter_rules():
         args = {name: values[name] for name in rule.arguments}
         with app.test_request_context():

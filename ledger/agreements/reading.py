@@ -57,23 +57,30 @@ class ReviewDates:
         return self.overdue + self.due_today
 
 
+#: How many of each list the dashboard shows; the rest are a link away.
+SHOWN = StoredState.SHOWN_PER_KIND
+#: Agreements a page on the lists a dashboard links to.
+PER_PAGE = 25
+
+
 @bp.get("/agreements")
 @login_required
 def dashboard(ledger_id):
     ledger = ledger_for(me(), ledger_id)
     today = cadence.local_date(utcnow(), ledger.time_zone)
-    shown, in_force_counts, waiting = StoredState.dashboard_ids(me(), ledger.id, today)
+    shown, in_force_counts, (mine, others) = StoredState.dashboard_ids(me(), ledger.id, today)
     agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=shown)
     read_memberships(ledger.id, memberships)
     groups = {kind: [] for kind in KINDS}
+    first_mine, first_others = set(mine[:SHOWN]), set(others[:SHOWN])
     waiting_for_me, waiting_for_others = [], []
     for agreement, state in agreements:
         group = groups[agreement.kind]
-        if state.in_force_now and len(group) < StoredState.SHOWN_PER_KIND:
+        if state.in_force_now and len(group) < SHOWN:
             group.append((agreement, state))
-        if agreement.id in waiting:
+        if agreement.id in first_mine:
             waiting_for_me.append((agreement, state))
-        elif state.pending:
+        elif agreement.id in first_others:
             waiting_for_others.append((agreement, state))
     return render_template(
         "agreements/dashboard.html",
@@ -82,6 +89,7 @@ def dashboard(ledger_id):
         in_force_counts=in_force_counts,
         waiting_for_me=waiting_for_me,
         waiting_for_others=waiting_for_others,
+        waiting_totals={"you": len(mine), "others": len(others)},
         drafts=list(Draft.mine(ledger.id, me())),
         activity=Activity.recent(ledger.id, limit=8),
         names=names(memberships),
@@ -229,7 +237,9 @@ def of_kind(ledger_id, kind):
     """Every agreement of one kind in force, 25 a page, oldest first."""
     ledger = ledger_for(me(), ledger_id)
     pages = PaginatedQuery(
-        StoredState.in_force_of_kind(ledger.id, kind), paginate_by=25, page=int_arg("page", 1)
+        StoredState.in_force_of_kind(ledger.id, kind),
+        paginate_by=PER_PAGE,
+        page=int_arg("page", 1),
     )
     if pages.get_page() > max(1, pages.get_page_count()):
         abort(404)  # an empty kind still has its first page
@@ -243,6 +253,34 @@ def of_kind(ledger_id, kind):
         agreements=agreements,
         pagination=pages,
         page_number=pages.get_page(),
+        names=names(memberships),
+    )
+
+
+@bp.get("/agreements/waiting/<any(you, others):who>")
+@login_required
+def waiting(ledger_id, who):
+    """Every agreement waiting for my answer (``you``) or only for other
+    partners' (``others``), 25 a page, oldest first."""
+    ledger = ledger_for(me(), ledger_id)
+    mine, others = StoredState.waiting_ids(me(), ledger.id)
+    ids = mine if who == "you" else others
+    page_number, page_count = int_arg("page", 1), max(1, -(-len(ids) // PER_PAGE))
+    if page_number > page_count:
+        abort(404)  # an empty list still has its first page
+    first = (page_number - 1) * PER_PAGE
+    agreements, memberships = StoredState.in_ledger(
+        ledger.id, utcnow(), agreement_ids=ids[first : first + PER_PAGE]
+    )
+    read_memberships(ledger.id, memberships)
+    return render_template(
+        "agreements/waiting.html",
+        ledger=ledger,
+        who=who,
+        agreements=agreements,
+        total=len(ids),
+        page_number=page_number,
+        page_count=page_count,
         names=names(memberships),
     )
 

@@ -508,6 +508,30 @@ class Draft(BaseModel):
             )
 
 
+#: What lists of agreements (the dashboard, a kind's pages, the print view)
+#: read of revisions and answers: no uuids, hashes or chain positions, whose
+#: conversion cost more than the rest of the row.
+REVISION_LISTED = (
+    Revision.id,
+    Revision.agreement,
+    Revision.number,
+    Revision.action,
+    Revision.content,
+    Revision.author,
+    Revision.created_at,
+)
+CONSENT_LISTED = (
+    Consent.id,
+    Consent.agreement,
+    Consent.revision,
+    Consent.user,
+    Consent.decision,
+    Consent.note,
+    Consent.seq,
+    Consent.created_at,
+)
+
+
 class StoredState(BaseModel):
     """What an agreement's history means now, as the replay gives it
     (``consent.AgreementState.stored``).
@@ -648,21 +672,29 @@ class StoredState(BaseModel):
     SHOWN_PER_KIND = 8
 
     @classmethod
+    def waiting_ids(cls, user, ledger_id):
+        """The ids of a ledger's agreements that wait for an answer, oldest
+        first: (those waiting for this partner's, those with a proposal
+        waiting for other partners' only). Two indexed queries of ids."""
+        mine = Waiting.agreements_for(user, ledger_id)
+        others = {a for (a,) in _pending_ids(ledger=ledger_id)} - mine
+        return sorted(mine), sorted(others)
+
+    @classmethod
     def dashboard_ids(cls, user, ledger_id, today):
         """Which agreements a ledger's dashboard shows, chosen through indexes
-        however many there are: the first SHOWN_PER_KIND in force of each kind,
-        every one waiting for an answer (this partner's or another's), and
-        the first ones due for review and next to come due. Returns (ids,
-        {kind: how many are in force}, the ids waiting for this partner); a
-        fixed number of indexed queries."""
+        however many there are: the first SHOWN_PER_KIND in force of each
+        kind, waiting for this partner, waiting for others, due for review and
+        next to come due. Returns (ids, {kind: how many are in force},
+        ``waiting_ids``); a fixed number of indexed queries."""
+        shown = cls.SHOWN_PER_KIND
         counts = dict(_in_force_counts(ledger=ledger_id))
         ids = {a for kind in counts for (a,) in _first_in_force(ledger=ledger_id, kind=kind)}
-        mine = Waiting.agreements_for(user, ledger_id)
-        ids.update(mine)
-        ids.update(a for (a,) in _pending_ids(ledger=ledger_id))
+        mine, others = cls.waiting_ids(user, ledger_id)
+        ids.update(mine[:shown], others[:shown])
         ids.update(a for (a,) in _due_ids(ledger=ledger_id, today=today))
         ids.update(a for (a,) in _coming_ids(ledger=ledger_id, today=today))
-        return ids, counts, mine
+        return ids, counts, (mine, others)
 
     @classmethod
     def in_force_of_kind(cls, ledger_id, kind):
@@ -679,7 +711,8 @@ class StoredState(BaseModel):
         """Every agreement of a ledger (or just ``agreement_ids``) with its
         state, in four narrow queries whatever their number and history:
         [(agreement, consent.AgreementState)] oldest first, and the ledger's
-        memberships."""
+        memberships. Its revisions and answers carry the columns lists of
+        agreements show (REVISION_LISTED, CONSENT_LISTED): the others read None."""
         where = cls.ledger == ledger_id
         if agreement_ids is not None:
             where &= cls.agreement.in_(sorted(agreement_ids))
@@ -697,12 +730,20 @@ class StoredState(BaseModel):
         shown = {i for r in rows for i in (r.current_id, r.in_force_id, r.pending_id) if i}
         answered = sorted({i for r in rows for i in (r.in_force_id, r.pending_id) if i})
         revisions = (
-            {r.id: r for r in Revision.select().where(Revision.id.in_(sorted(shown)))}
+            {
+                r.id: r
+                for r in Revision.select(*REVISION_LISTED).where(Revision.id.in_(sorted(shown)))
+            }
             if shown
             else {}
         )
         consents = {}
-        for consent in Consent.select().where(Consent.revision.in_(answered)) if answered else ():
+        answers = (
+            Consent.select(*CONSENT_LISTED).where(Consent.revision.in_(answered))
+            if answered
+            else ()
+        )
+        for consent in answers:
             consents.setdefault(consent.agreement_id, []).append(consent)
         memberships = Membership.all_of(ledger_id)
         return [
@@ -770,9 +811,12 @@ class Activity(BaseModel):
         revision_ids = [r.revision_id for r in rows if r.revision_id]
         consent_ids = [r.consent_id for r in rows if r.consent_id]
         events = []
+        # Only the columns an event line shows: whole rows of four tables
+        # cost more to build than the page's queries.
+        shown = (Agreement.id, Agreement.ledger, Agreement.kind, User.id, User.display_name)
         if revision_ids:
             events += list(
-                Revision.select(Revision, Agreement, User)
+                Revision.select(*REVISION_LISTED, *shown)
                 .join(Agreement)
                 .switch(Revision)
                 .join(User)
@@ -780,7 +824,7 @@ class Activity(BaseModel):
             )
         if consent_ids:
             events += list(
-                Consent.select(Consent, Agreement, User, Revision)
+                Consent.select(*CONSENT_LISTED, *shown, *REVISION_LISTED)
                 .join(Agreement)
                 .switch(Consent)
                 .join(User)
