@@ -711,15 +711,16 @@ class StoredState(BaseModel):
         """Every agreement of a ledger (or just ``agreement_ids``) with its
         state, in four narrow queries whatever their number and history:
         [(agreement, consent.AgreementState)] oldest first, and the ledger's
-        memberships. Its revisions and answers carry the columns lists of
-        agreements show (REVISION_LISTED, CONSENT_LISTED): the others read None."""
+        memberships. Its rows carry the columns lists of agreements show
+        (STATE_LISTED, AGREEMENT_LISTED, REVISION_LISTED, CONSENT_LISTED):
+        the others read None."""
         where = cls.ledger == ledger_id
         if agreement_ids is not None:
             where &= cls.agreement.in_(sorted(agreement_ids))
         if in_force_only:
             where &= cls.in_force.is_null(False) & (cls.label != "retired")
         rows = list(
-            cls.select(cls, Agreement)
+            cls.select(*STATE_LISTED, *AGREEMENT_LISTED)
             .join(Agreement)
             .where(where)
             .order_by(Agreement.created_at, Agreement.id)
@@ -782,6 +783,30 @@ class StoredState(BaseModel):
     def reviewed(self):
         """The review columns, as stored."""
         return {name: getattr(self, name) for name in self.REVIEWED}
+
+
+#: What lists of agreements read of each one's stored state and agreement:
+#: what ``consent.rebuild`` and the cards use. Every column a row holds costs
+#: its building, and these lists hold dozens of rows.
+STATE_LISTED = (
+    StoredState.agreement,
+    StoredState.label,
+    StoredState.current,
+    StoredState.latest_number,
+    StoredState.in_force,
+    StoredState.in_force_since,
+    StoredState.pending,
+    StoredState.retired_at,
+    StoredState.reviewed_at,
+    StoredState.next_review,
+)
+AGREEMENT_LISTED = (
+    Agreement.id,
+    Agreement.ledger,
+    Agreement.kind,
+    Agreement.created_at,
+    Agreement.chain_head,
+)
 
 
 class Activity(BaseModel):
