@@ -12,7 +12,7 @@ from ..access import agreement_for
 from ..db import utcnow
 from ..forms.agreements import field_labels
 from ..models import Revision
-from ..models.agreements import Reaffirmation, StoredState
+from ..models.agreements import REVISION_LISTED, Reaffirmation, StoredState
 from ..security import int_arg
 from .blueprint import bp, load_one, me, names, readable
 
@@ -25,7 +25,7 @@ class RevisionPages(PaginatedQuery):
 
     def __init__(self, agreement, latest, page):
         self.latest = latest
-        query = Revision.select().where(Revision.agreement == agreement)
+        query = Revision.select(*REVISION_LISTED).where(Revision.agreement == agreement)
         super().__init__(query.order_by(Revision.number.desc()), 10, page=page, check_bounds=True)
 
     def get_page_count(self):

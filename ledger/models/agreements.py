@@ -508,15 +508,17 @@ class Draft(BaseModel):
             )
 
 
-#: What lists of agreements (the dashboard, a kind's pages, the print view)
-#: read of revisions and answers: no uuids, hashes or chain positions, whose
-#: conversion cost more than the rest of the row.
+#: What pages that list agreements or revisions (the dashboard, a kind's
+#: pages, the print view, the activity, a history) read of revisions and
+#: answers: no uuids, hashes or chain positions, whose conversion cost more
+#: than the rest of the row.
 REVISION_LISTED = (
     Revision.id,
     Revision.agreement,
     Revision.number,
     Revision.action,
     Revision.content,
+    Revision.reason,
     Revision.author,
     Revision.created_at,
 )
@@ -762,12 +764,14 @@ class StoredState(BaseModel):
             return []
         newest = max(r.number for r in revisions)
         following = list(
-            Revision.select().where(
+            Revision.select(*REVISION_LISTED).where(
                 (Revision.agreement == agreement.id) & (Revision.number == newest + 1)
             )
         )
         rows = list(revisions) + following
-        consents = list(Consent.select().where(Consent.revision.in_([r.id for r in rows])))
+        consents = list(
+            Consent.select(*CONSENT_LISTED).where(Consent.revision.in_([r.id for r in rows]))
+        )
         states = history_slice(rows, consents, memberships, self, now)
         return [rs for rs in reversed(states) if rs.revision.number <= newest]
 
