@@ -55,44 +55,54 @@ def search(left, right, max_steps=MAX_STEPS):
     the search would need more than ``max_steps`` steps (Myers, 1986).
     """
     n, m = len(left), len(right)
+    # At least |n - m| words are added or removed, and reaching distance d
+    # takes at least 1 + 2 + ... + d steps: when that alone is over the
+    # budget, the search would stop anyway, so it does not start.
+    gap = abs(n - m)
+    if gap * (gap + 1) // 2 > max_steps:
+        return None, 0
     steps = 0
-    furthest = {1: 0}  # diagonal k = x - y: the furthest x reached on it
+    # furthest[middle + k]: the furthest x reached on diagonal k = x - y.
+    # Within one distance d only every other diagonal is written, so the
+    # neighbours read are still those of d - 1 (Myers' single array).
+    middle = n + m + 1
+    furthest = [0] * (2 * middle + 1)
     trace = []
     for d in range(n + m + 1):
-        reached = {}
         for k in range(-d, d + 1, 2):
+            i = middle + k
             # One step down (an insertion) or one step right (a deletion).
-            x = furthest[k + 1] if _came_down(furthest, k, d) else furthest[k - 1] + 1
+            if k == -d or (k != d and furthest[i - 1] < furthest[i + 1]):
+                x = furthest[i + 1]
+            else:
+                x = furthest[i - 1] + 1
             y = x - k
             run_from = x
             while x < n and y < m and left[x] == right[y]:
-                x, y = x + 1, y + 1
+                x += 1
+                y += 1
             steps += 1 + x - run_from  # this step and its run of matching words
-            reached[k] = x
+            furthest[i] = x
             if x >= n and y >= m:
-                trace.append(reached)
+                trace.append(furthest[middle - d : middle + d + 1])
                 return _backtrack(trace, left, right), steps
             if steps > max_steps:
                 return None, steps
-        trace.append(reached)
-        furthest = reached
+        trace.append(furthest[middle - d : middle + d + 1])
     raise AssertionError("unreachable: d = n + m always ends the search")
 
 
-def _came_down(furthest, k, d):
-    """True when the best path to diagonal ``k`` at distance ``d`` is an insertion."""
-    return k == -d or (k != d and furthest[k - 1] < furthest[k + 1])
-
-
 def _backtrack(trace, left, right):
-    """Walk the search's trace back from the end into an edit script."""
+    """Walk the search's trace back from the end into an edit script.
+    ``trace[d][d + k]`` is the furthest x on diagonal k after distance d."""
     x, y = len(left), len(right)
     script = []
     for d in range(len(trace) - 1, 0, -1):
-        before = trace[d - 1]
+        before, shift = trace[d - 1], d - 1
         k = x - y
-        prev_k = k + 1 if _came_down(before, k, d) else k - 1
-        prev_x = before[prev_k]
+        came_down = k == -d or (k != d and before[shift + k - 1] < before[shift + k + 1])
+        prev_k = k + 1 if came_down else k - 1
+        prev_x = before[shift + prev_k]
         prev_y = prev_x - prev_k
         while x > prev_x and y > prev_y:
             x, y = x - 1, y - 1

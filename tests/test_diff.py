@@ -33,6 +33,17 @@ def test_fields_that_differ_everywhere_take_the_bounded_path():
     assert result.segments == [("del", EVERYWHERE_A), ("ins", EVERYWHERE_B)]
 
 
+def test_a_length_gap_beyond_the_budget_is_known_without_searching():
+    """Turning 300 words into 5 takes at least 295 removals, so at least
+    1 + 2 + ... + 295 steps: over the budget, the search takes none."""
+    left, right = ["w"] * 300, ["w", "x", "w", "x", "w"]
+    assert diff.search(left, right) == (None, 0)
+    assert diff.search(right, left) == (None, 0)
+    script, steps = diff.search(left, right, max_steps=300 * 301 // 2)
+    assert [op for op, _ in script].count("del") == 297 and steps > 0
+    assert [token for op, token in script if op != "del"] == right
+
+
 def test_the_search_counts_every_step_it_takes(monkeypatch):
     """Whatever the budget, the search stops within it (plus one run of matches)."""
     calls = []
