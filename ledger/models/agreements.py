@@ -257,8 +257,8 @@ class Agreement(BaseModel):
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
             now = utcnow()
-            states, _ = load_states(self.ledger_id, [head], now)
-            rs = allowed(states[self.id])
+            histories = Histories(self.ledger_id, [self.id])
+            rs = allowed(histories.states(now)[self.id])
             if rs is None:
                 raise Conflict()
             revision = rs.revision
@@ -284,7 +284,8 @@ class Agreement(BaseModel):
                 head.append_links([consent])
             except IntegrityError as exc:
                 raise Conflict() from exc
-            refresh_states(self.ledger_id, [head], now)
+            histories.add(self.id, consent)
+            refresh_states(self.ledger_id, [head], now, histories)
         return consent
 
     def reaffirm(self, revision_id, partners, now):
@@ -294,8 +295,8 @@ class Agreement(BaseModel):
         longer the one in force, or a change is pending (it is the review)."""
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
-            states, _ = load_states(self.ledger_id, [head], now)
-            state = states.get(self.id)
+            histories = Histories(self.ledger_id, [self.id])
+            state = histories.states(now).get(self.id)
             if (
                 state is None
                 or state.in_force_now is None
@@ -312,7 +313,8 @@ class Agreement(BaseModel):
                 created_at=now,
             )
             head.append_links([row])
-            refresh_states(self.ledger_id, [head], now)
+            histories.add(self.id, row)
+            refresh_states(self.ledger_id, [head], now, histories)
         return row
 
     def append_links(self, rows):
@@ -532,6 +534,9 @@ CONSENT_LISTED = (
     Consent.seq,
     Consent.created_at,
 )
+#: What a write replays of revisions: what lists show, the content hash an
+#: answer is checked against and the uuid its chain link names.
+REVISION_REPLAYED = (*REVISION_LISTED, Revision.content_hash, Revision.uuid)
 
 
 class StoredState(BaseModel):
@@ -891,34 +896,69 @@ class Waiting(BaseModel):
         return cls.select().where((cls.user == user) & (cls.ledger == ledger_id)).count()
 
 
+class Histories:
+    """The whole histories of some agreements of one ledger, read under their
+    locks in four queries whatever their length: revisions, answers and
+    reaffirmations by agreement id, and the ledger's memberships. A write
+    reads them once, checks its rules on their replay, adds what it appends
+    (``add``) and stores the replay of the result: the history is never read
+    twice in one write.
+
+    Rows carry the columns the replay and the write use (REVISION_REPLAYED,
+    CONSENT_LISTED): no chain positions, and of answers no uuids (nothing
+    links to an answer).
+    """
+
+    def __init__(self, ledger_id, ids):
+        self.ledger_id = ledger_id
+        self.revisions = {i: [] for i in ids}
+        self.consents = {i: [] for i in ids}
+        self.kept = {i: [] for i in ids}
+        for revision in Revision.select(*REVISION_REPLAYED).where(Revision.agreement.in_(ids)):
+            self.revisions[revision.agreement_id].append(revision)
+        for consent in Consent.select(*CONSENT_LISTED).where(Consent.agreement.in_(ids)):
+            self.consents[consent.agreement_id].append(consent)
+        replayed = (Reaffirmation.agreement, Reaffirmation.revision, Reaffirmation.created_at)
+        for row in Reaffirmation.select(*replayed).where(Reaffirmation.agreement.in_(ids)):
+            self.kept[row.agreement_id].append(row)
+        self.memberships = list(
+            Membership.select(Membership, User).join(User).where(Membership.ledger == ledger_id)
+        )
+
+    def add(self, agreement_id, row):
+        """Count a row just appended to an agreement's history."""
+        if isinstance(row, Revision):
+            self.revisions[agreement_id].append(row)
+        elif isinstance(row, Consent):
+            self.consents[agreement_id].append(row)
+        else:
+            self.kept[agreement_id].append(row)
+
+    def states(self, now):
+        """{agreement id: consent.AgreementState}: each history replayed."""
+        return {
+            i: derive(revisions, self.consents[i], self.memberships, now, self.kept[i])
+            for i, revisions in self.revisions.items()
+            if revisions
+        }
+
+
 def load_states(ledger_id, agreements, now):
-    """Replay every agreement's history in three queries, whatever their number.
+    """Replay every agreement's history in four queries, whatever their number.
 
     Returns ({agreement id: consent.AgreementState}, [Membership with user]).
     Only writes (under the agreement's lock) and ``verify`` replay: pages read
     the stored state.
     """
-    ids = [agreement.id for agreement in agreements]
-    revisions, consents = {i: [] for i in ids}, {i: [] for i in ids}
-    kept = {i: [] for i in ids}
-    for revision in Revision.select().where(Revision.agreement.in_(ids)):
-        revisions[revision.agreement_id].append(revision)
-    for consent in Consent.select().where(Consent.agreement.in_(ids)):
-        consents[consent.agreement_id].append(consent)
-    for row in Reaffirmation.select().where(Reaffirmation.agreement.in_(ids)):
-        kept[row.agreement_id].append(row)
-    memberships = list(
-        Membership.select(Membership, User).join(User).where(Membership.ledger == ledger_id)
-    )
-    states = {
-        i: derive(revisions[i], consents[i], memberships, now, kept[i]) for i in ids if revisions[i]
-    }
-    return states, memberships
+    histories = Histories(ledger_id, [agreement.id for agreement in agreements])
+    return histories.states(now), histories.memberships
 
 
-def refresh_states(ledger_id, agreements, now):
-    """Store the replayed state of these agreements (inside the write's transaction)."""
-    states, memberships = load_states(ledger_id, agreements, now)
+def refresh_states(ledger_id, agreements, now, histories=None):
+    """Store the replayed state of these agreements (inside the write's
+    transaction), from ``histories`` when the write has them already."""
+    histories = histories or Histories(ledger_id, [agreement.id for agreement in agreements])
+    states, memberships = histories.states(now), histories.memberships
     partners = [m.user_id for m in memberships if m.left_at is None]
     zone_name = Ledger.select(Ledger.time_zone).where(Ledger.id == ledger_id).scalar()
     for agreement in agreements:
