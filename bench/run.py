@@ -8,10 +8,14 @@ It builds the dataset (``bench/dataset.py``): a full-size database and a
 small one, or only the small one with ``--small``. It serves each with
 gunicorn on 127.0.0.1 exactly as a host would (production settings, the real
 password hash), and the floor, a bare Flask app answering a constant page,
-with the same gunicorn settings. wrk then measures, one after the other at
-fixed concurrency and time: the floor; the long-lived couple's pages; the new
-couple's; the long-lived couple's on the small instance; the worst-case
-diff; a propose-then-accept write; logging in; the floor again.
+with the same gunicorn settings; and the signed-in ceiling
+(``bench/signed_in.py``), Ledger with one signed-in page that does nothing.
+wrk then measures, one after the other at fixed concurrency and time: the
+floor; the stylesheet and the signed-in ceiling (what every request, and
+every signed-in request, pays before a page's own work); the long-lived
+couple's pages; the new couple's; the long-lived couple's on the small
+instance; the worst-case diff; a propose-then-accept write; logging in; the
+floor again.
 
 Each page is reported with requests per second, p50 and p99 latency and its
 ratio to the floor (the mean of the two floor runs): the load generator and
@@ -318,7 +322,11 @@ def main():
             print("  " + verify(workdir, instances["full"], secret), flush=True)
 
         main_name = size
-        ports = {"floor": free_port(), **{name: free_port() for name in instances}}
+        ports = {
+            "floor": free_port(),
+            "signed in": free_port(),
+            **{name: free_port() for name in instances},
+        }
         env = production_env(workdir, instances[main_name]["url"], secret)
         extra = ()
         if options.profile:
@@ -330,6 +338,18 @@ def main():
         floor_env = production_env(workdir, "", secret)
         servers.append(
             serve("floor:app", floor_env, ports["floor"], options.workers, ("--chdir", str(BENCH)))
+        )
+        # The signed-in ceiling: Ledger and one empty signed-in page, on the
+        # measured instance's database (its sessions are good there too).
+        ceiling_env = production_env(workdir, instances[main_name]["url"], secret)
+        servers.append(
+            serve(
+                "signed_in:app",
+                ceiling_env,
+                ports["signed in"],
+                options.workers,
+                ("--chdir", str(BENCH)),
+            )
         )
         apps = {}
         for name, instance in instances.items():
@@ -388,12 +408,21 @@ def measure_all(options, instances, ports, main_name):
         for path in paths:
             wrk(f"http://127.0.0.1:{port}{path}", 1, "page.lua", [cookies[who]])
     wrk(f"http://127.0.0.1:{ports['floor']}/", 1, "page.lua", [""])
+    wrk(f"http://127.0.0.1:{ports['signed in']}/bench/signed-in", 1, "page.lua", [cookies["sam"]])
 
     print(f"Measuring, {options.seconds} s each:", flush=True)
     floor = ("floor", "/")
     run.measure(floor, "floor before", ports["floor"], "page.lua", [""])
-    # What any request to Ledger pays before a page's own work.
+    # What any request to Ledger pays before a page's own work, and what any
+    # signed-in request pays (a page that does nothing but answer).
     run.measure(("stylesheet", "/static/style.css"), "anyone", port, "page.lua", [""])
+    run.measure(
+        ("signed in", "/bench/signed-in"),
+        "ceiling",
+        ports["signed in"],
+        "page.lua",
+        [cookies["sam"]],
+    )
     # Page by page, so the couples and instances are compared a moment apart.
     small_pages = pages_of(instances["small"]["long"]) if "sam small" in cookies else {}
     for page, path in long_pages.items():
