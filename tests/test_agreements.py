@@ -3,6 +3,7 @@
 import pytest
 from playhouse.test_utils import count_queries
 
+from ledger.chain import verify_all
 from ledger.db import utcnow
 from ledger.models import Agreement, Consent, Draft, Revision, User
 from ledger.models.agreements import content_hash
@@ -215,6 +216,8 @@ def test_withdraw_an_answer_only_until_everyone_answered(app):
     response = post_form(alex, f"{path}/revisions/1/withdraw-answer", {}, page=path)
     assert response.headers["Location"] == path
     assert "Alex: not answered yet" in sam.get(path).get_data(as_text=True)
+    with app.app_context():  # the state stored with the take-back is its replay
+        assert verify_all()[2] is None
     answer(alex, path, 1, decision="change", note="Still not Sundays")
     answer(eli, path, 1)
     # Everyone has answered now: the answer stands.
@@ -537,6 +540,7 @@ def test_dashboard_shows_the_first_waiting_and_links_to_every_one(app, couple):
     others = board.split('id="waiting-others"')[1].split("</section>")[0]
     assert "Waiting for you (30)" in mine
     assert [n for n in range(30) if f"For Sam {n:02}<" in mine] == list(range(8))
+    assert mine.count("Proposed by Alex.") == 8
     assert "Waiting for others (10)" in others
     assert [n for n in range(10) if f"For Alex {n:02}<" in others] == list(range(8))
     assert "Waiting for Alex." in others

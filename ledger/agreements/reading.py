@@ -1,6 +1,8 @@
 """Reading agreements and answering them: the dashboard, an agreement's page,
 answers and taking them back, the activity list and the print view."""
 
+import math
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import login_required
 from playhouse.flask_utils import PaginatedQuery
@@ -57,10 +59,25 @@ class ReviewDates:
         return self.overdue + self.due_today
 
 
-#: How many of each list the dashboard shows; the rest are a link away.
-SHOWN = StoredState.SHOWN_PER_KIND
 #: Agreements a page on the lists a dashboard links to.
 PER_PAGE = 25
+
+
+def still_waiting(agreements, ids, who):
+    """The agreements among ``ids`` that still wait for my answer (``who`` is
+    "you") or only for others' ("others") by the state read with them: an
+    answer given between the two reads drops one rather than mislabels it."""
+    mine = me().id
+    return [
+        (agreement, state)
+        for agreement, state in agreements
+        if agreement.id in ids
+        and (
+            state.waits_for(mine)
+            if who == "you"
+            else state.pending is not None and not state.waits_for(mine)
+        )
+    ]
 
 
 @bp.get("/agreements")
@@ -68,28 +85,22 @@ PER_PAGE = 25
 def dashboard(ledger_id):
     ledger = ledger_for(me(), ledger_id)
     today = cadence.local_date(utcnow(), ledger.time_zone)
-    shown, in_force_counts, (mine, others) = StoredState.dashboard_ids(me(), ledger.id, today)
+    shown, in_force_counts, waiting = StoredState.dashboard_ids(me(), ledger.id, today)
     agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=shown)
     read_memberships(ledger.id, memberships)
     groups = {kind: [] for kind in KINDS}
-    first_mine, first_others = set(mine[:SHOWN]), set(others[:SHOWN])
-    waiting_for_me, waiting_for_others = [], []
     for agreement, state in agreements:
         group = groups[agreement.kind]
-        if state.in_force_now and len(group) < SHOWN:
+        if state.in_force_now and len(group) < StoredState.SHOWN_PER_KIND:
             group.append((agreement, state))
-        if agreement.id in first_mine:
-            waiting_for_me.append((agreement, state))
-        elif agreement.id in first_others:
-            waiting_for_others.append((agreement, state))
     return render_template(
         "agreements/dashboard.html",
         ledger=ledger,
         groups=groups,
         in_force_counts=in_force_counts,
-        waiting_for_me=waiting_for_me,
-        waiting_for_others=waiting_for_others,
-        waiting_totals={"you": len(mine), "others": len(others)},
+        waiting_for_me=still_waiting(agreements, set(waiting["you"][0]), "you"),
+        waiting_for_others=still_waiting(agreements, set(waiting["others"][0]), "others"),
+        waiting_totals={who: total for who, (_, total) in waiting.items()},
         drafts=list(Draft.mine(ledger.id, me())),
         activity=Activity.recent(ledger.id, limit=8),
         names=names(memberships),
@@ -263,24 +274,24 @@ def waiting(ledger_id, who):
     """Every agreement waiting for my answer (``you``) or only for other
     partners' (``others``), 25 a page, oldest first."""
     ledger = ledger_for(me(), ledger_id)
-    mine, others = StoredState.waiting_ids(me(), ledger.id)
-    ids = mine if who == "you" else others
-    page_number, page_count = int_arg("page", 1), max(1, -(-len(ids) // PER_PAGE))
-    if page_number > page_count:
-        abort(404)  # an empty list still has its first page
-    first = (page_number - 1) * PER_PAGE
-    agreements, memberships = StoredState.in_ledger(
-        ledger.id, utcnow(), agreement_ids=ids[first : first + PER_PAGE]
-    )
+    listed = StoredState.waiting_for if who == "you" else StoredState.waiting_for_others
+    query = listed(me(), ledger.id)
+    pages = PaginatedQuery(query, paginate_by=PER_PAGE, page=int_arg("page", 1))
+    total = query.count()
+    page_count = max(1, math.ceil(total / PER_PAGE))  # an empty list has its first page
+    if pages.get_page() > page_count:
+        abort(404)
+    ids = {row.agreement_id for row in pages.get_object_list()}
+    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=ids)
     read_memberships(ledger.id, memberships)
     return render_template(
         "agreements/waiting.html",
         ledger=ledger,
         who=who,
-        agreements=agreements,
-        total=len(ids),
-        page_number=page_number,
+        agreements=still_waiting(agreements, ids, who),
+        total=total,
         page_count=page_count,
+        page_number=pages.get_page(),
         names=names(memberships),
     )
 

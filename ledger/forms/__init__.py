@@ -27,7 +27,7 @@ class TokenInput(HiddenInput):
     Any other call renders through WTForms as before."""
 
     def __call__(self, field, **kwargs):
-        if kwargs != {"id": False}:
+        if len(kwargs) != 1 or kwargs.get("id") is not False:
             return super().__call__(field, **kwargs)
         return Markup('<input name="%s" type="hidden" value="%s">') % (field.name, field._value())
 

@@ -678,30 +678,55 @@ class StoredState(BaseModel):
     #: others are a link away, on the kind's own pages.
     SHOWN_PER_KIND = 8
 
+    #: How many agreements waiting for an answer a dashboard shows of each
+    #: list (waiting for you, waiting for others); the rest are a link away.
+    SHOWN_WAITING = 8
+
     @classmethod
-    def waiting_ids(cls, user, ledger_id):
-        """The ids of a ledger's agreements that wait for an answer, oldest
-        first: (those waiting for this partner's, those with a proposal
-        waiting for other partners' only). Two indexed queries of ids."""
-        mine = Waiting.agreements_for(user, ledger_id)
-        others = {a for (a,) in _pending_ids(ledger=ledger_id)} - mine
-        return sorted(mine), sorted(others)
+    def waiting_for(cls, user, ledger_id):
+        """The agreements of a ledger that wait for this partner's answer,
+        oldest first (a query of ids to page through)."""
+        return (
+            Waiting.select(Waiting.agreement)
+            .where((Waiting.user == user) & (Waiting.ledger == ledger_id))
+            .order_by(Waiting.agreement)
+        )
+
+    @classmethod
+    def waiting_for_others(cls, user, ledger_id):
+        """The agreements of a ledger with a proposal that waits for other
+        partners' answers and not this partner's, oldest first (a query of
+        ids to page through)."""
+        mine = Waiting.select(Waiting.agreement).where(
+            (Waiting.agreement == cls.agreement) & (Waiting.user == user)
+        )
+        return (
+            cls.select(cls.agreement)
+            .where((cls.ledger == ledger_id) & cls.pending.is_null(False) & ~fn.EXISTS(mine))
+            .order_by(cls.agreement)
+        )
 
     @classmethod
     def dashboard_ids(cls, user, ledger_id, today):
         """Which agreements a ledger's dashboard shows, chosen through indexes
         however many there are: the first SHOWN_PER_KIND in force of each
-        kind, waiting for this partner, waiting for others, due for review and
-        next to come due. Returns (ids, {kind: how many are in force},
-        ``waiting_ids``); a fixed number of indexed queries."""
-        shown = cls.SHOWN_PER_KIND
+        kind, the first SHOWN_WAITING waiting for this partner and for others,
+        and the first ones due for review and next to come due. Returns (ids,
+        {kind: how many are in force}, {"you": (first ids, how many), "others":
+        (first ids, how many)}); a fixed number of indexed queries."""
         counts = dict(_in_force_counts(ledger=ledger_id))
         ids = {a for kind in counts for (a,) in _first_in_force(ledger=ledger_id, kind=kind)}
-        mine, others = cls.waiting_ids(user, ledger_id)
-        ids.update(mine[:shown], others[:shown])
+        waiting = {}
+        for who, query in (
+            ("you", cls.waiting_for(user, ledger_id)),
+            ("others", cls.waiting_for_others(user, ledger_id)),
+        ):
+            first = [a for (a,) in query.limit(cls.SHOWN_WAITING).tuples()]
+            waiting[who] = (first, query.count())
+            ids.update(first)
         ids.update(a for (a,) in _due_ids(ledger=ledger_id, today=today))
         ids.update(a for (a,) in _coming_ids(ledger=ledger_id, today=today))
-        return ids, counts, (mine, others)
+        return ids, counts, waiting
 
     @classmethod
     def in_force_of_kind(cls, ledger_id, kind):
@@ -957,7 +982,8 @@ def load_states(ledger_id, agreements, now):
 def refresh_states(ledger_id, agreements, now, histories=None):
     """Store the replayed state of these agreements (inside the write's
     transaction), from ``histories`` when the write has them already."""
-    histories = histories or Histories(ledger_id, [agreement.id for agreement in agreements])
+    if histories is None:
+        histories = Histories(ledger_id, [agreement.id for agreement in agreements])
     states, memberships = histories.states(now), histories.memberships
     partners = [m.user_id for m in memberships if m.left_at is None]
     zone_name = Ledger.select(Ledger.time_zone).where(Ledger.id == ledger_id).scalar()
@@ -1097,16 +1123,6 @@ def _first_in_force():
         .where(_shown_in_force(slot("ledger")) & (StoredState.kind == slot("kind")))
         .order_by(StoredState.agreement)
         .limit(StoredState.SHOWN_PER_KIND)
-        .tuples()
-    )
-
-
-@prepared
-def _pending_ids():
-    """Agreements with a proposal waiting for someone's answer."""
-    return (
-        StoredState.select(StoredState.agreement)
-        .where((StoredState.ledger == slot("ledger")) & StoredState.pending.is_null(False))
         .tuples()
     )
 
