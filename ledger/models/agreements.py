@@ -906,16 +906,6 @@ class Waiting(BaseModel):
         indexes = ((("user", "ledger"), False),)
 
     @classmethod
-    def agreements_for(cls, user, ledger_id):
-        """The ids of the agreements of a ledger that wait for this partner."""
-        return {
-            row.agreement_id
-            for row in cls.select(cls.agreement).where(
-                (cls.user == user) & (cls.ledger == ledger_id)
-            )
-        }
-
-    @classmethod
     def count_for(cls, user, ledger_id):
         """How many agreements of a ledger wait for this partner: one indexed count."""
         return cls.select().where((cls.user == user) & (cls.ledger == ledger_id)).count()
