@@ -181,13 +181,8 @@ class Agreement(BaseModel):
         """
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
-            latest = (
-                Revision.select(fn.MAX(Revision.number))
-                .where(Revision.agreement == self.id)
-                .scalar()
-                or 0
-            )
-            if latest != base_number:
+            histories = Histories(self.ledger_id, [self.id])
+            if histories.latest_number(self.id) != base_number:
                 raise Conflict()
             now = utcnow()
             revision = Revision(
@@ -214,7 +209,9 @@ class Agreement(BaseModel):
                 head.append_links([revision, consent])
             except IntegrityError as exc:  # the unique (agreement, number)
                 raise Conflict() from exc
-            refresh_states(self.ledger_id, [head], now)
+            histories.add(self.id, revision)
+            histories.add(self.id, consent)
+            refresh_states(self.ledger_id, [head], now, histories)
         self.chain_head, self.chain_length = head.chain_head, head.chain_length
         return revision
 
@@ -925,7 +922,6 @@ class Histories:
     """
 
     def __init__(self, ledger_id, ids):
-        self.ledger_id = ledger_id
         self.revisions = {i: [] for i in ids}
         self.consents = {i: [] for i in ids}
         self.kept = {i: [] for i in ids}
@@ -939,6 +935,10 @@ class Histories:
         self.memberships = list(
             Membership.select(Membership, User).join(User).where(Membership.ledger == ledger_id)
         )
+
+    def latest_number(self, agreement_id):
+        """The number of an agreement's latest revision (0 before the first)."""
+        return max((r.number for r in self.revisions[agreement_id]), default=0)
 
     def add(self, agreement_id, row):
         """Count a row just appended to an agreement's history."""
