@@ -433,9 +433,11 @@ def test_history_and_diff(app, couple):
     page = alex.get(f"{path}/history").get_data(as_text=True)
     assert "<h2>Revision 13</h2>" in page and "<h2>Revision 4</h2>" in page
     assert "<h2>Revision 3</h2>" not in page
-    assert "Page 1 of 2" in page
+    assert "Page 1 of 2" in page and '<a href="?page=2">Older</a>' in page
+    assert "Newer</a>" not in page
     older = alex.get(f"{path}/history?page=2").get_data(as_text=True)
     assert "<h2>Revision 1</h2>" in older
+    assert '<a href="?page=1">Newer</a>' in older and "Older</a>" not in older
     diff = alex.get(f"{path}/diff?from=1&to=13").get_data(as_text=True)
     assert removed("Half") in diff and added("13 quarters of") in diff
     assert removed("an hour,") not in diff
@@ -517,9 +519,10 @@ def test_dashboard_shows_the_first_of_each_kind_and_links_to_every_one(app, coup
     assert f'href="{link}">All 30 in force' in board
     first = sam.get(link).get_data(as_text=True)
     assert [n for n in range(30) if f"Kept {n:02}<" in first] == list(range(25))
-    assert "Page 1 of 2" in first
+    assert "Page 1 of 2" in first and '<a href="?page=2">Later</a>' in first
     second = alex.get(f"{link}?page=2").get_data(as_text=True)
     assert [n for n in range(30) if f"Kept {n:02}<" in second] == list(range(25, 30))
+    assert '<a href="?page=1">Earlier</a>' in second and "Later</a>" not in second
     assert alex.get(f"{link}?page=3").status_code == 404
     assert alex.get(f"/ledgers/{ledger_id}/agreements/kind/other").status_code == 404
     topics = sam.get(f"/ledgers/{ledger_id}/agreements/kind/topic").get_data(as_text=True)
@@ -550,13 +553,16 @@ def test_dashboard_shows_the_first_waiting_and_links_to_every_one(app, couple):
     first = sam.get(f"{base}/you").get_data(as_text=True)
     assert [n for n in range(30) if f"For Sam {n:02}<" in first] == list(range(25))
     assert "Proposed by Alex." in first and "Page 1 of 2" in first
+    assert "Waiting for you (30)" in first and '<a href="?page=2">Later</a>' in first
     second = sam.get(f"{base}/you?page=2").get_data(as_text=True)
     assert [n for n in range(30) if f"For Sam {n:02}<" in second] == list(range(25, 30))
+    assert '<a href="?page=1">Earlier</a>' in second and "Page 2 of 2" in second
     assert sam.get(f"{base}/you?page=3").status_code == 404
     assert sam.get(f"{base}/someone").status_code == 404
     theirs = sam.get(f"{base}/others").get_data(as_text=True)
     assert [n for n in range(10) if f"For Alex {n:02}<" in theirs] == list(range(10))
     assert "For Sam" not in theirs
+    assert "Page 1 of" not in theirs  # one page: no page links
     # Alex's lists are the other way round.
     assert "Waiting for you (10)" in alex.get(f"/ledgers/{ledger_id}/agreements").get_data(
         as_text=True

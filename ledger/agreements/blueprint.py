@@ -1,8 +1,11 @@
 """The agreements blueprint and what its views share: who is asking, the
 cooling-off sentence, and how an agreement's words are shown."""
 
-from flask import Blueprint
+import math
+
+from flask import Blueprint, abort
 from flask_login import current_user
+from playhouse.flask_utils import PaginatedQuery
 
 from ..db import utcnow
 from ..filters import local_time
@@ -10,6 +13,7 @@ from ..forms.agreements import CHOICE_LABELS, FORMS
 from ..models.agreements import StoredState
 from ..models.pause import cooling_until
 from ..navigation import read_memberships
+from ..security import int_arg
 
 bp = Blueprint("agreements", __name__, url_prefix="/ledgers/<id:ledger_id>")
 
@@ -62,3 +66,30 @@ def load_one(agreement):
     state, memberships = StoredState.of(agreement, utcnow())
     read_memberships(agreement.ledger_id, memberships)
     return state, memberships
+
+
+def load_listed(ledger_id, ids=None):
+    """Some agreements of a ledger (every one when ``ids`` is None) with
+    their stored states, oldest first, and the ledger's memberships."""
+    agreements, memberships = StoredState.in_ledger(ledger_id, utcnow(), agreement_ids=ids)
+    read_memberships(ledger_id, memberships)
+    return agreements, memberships
+
+
+class AgreementPages(PaginatedQuery):
+    """One page (``?page=``) of a query of agreement ids, 25 a page in the
+    query's order, counted once. An empty list still has its first page;
+    a page past the last is a 404."""
+
+    def __init__(self, query):
+        super().__init__(query, paginate_by=25, page=int_arg("page", 1))
+        self.total = query.count()
+
+    def get_page_count(self):
+        return max(1, math.ceil(self.total / self.paginate_by))
+
+    def ids(self):
+        """The agreement ids on this page."""
+        if self.get_page() > self.get_page_count():
+            abort(404)
+        return {row.agreement_id for row in self.get_object_list()}

@@ -1,11 +1,8 @@
 """Reading agreements and answering them: the dashboard, an agreement's page,
 answers and taking them back, the activity list and the print view."""
 
-import math
-
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import login_required
-from playhouse.flask_utils import PaginatedQuery
 
 from .. import cadence, diff
 from ..access import agreement_for, ledger_for
@@ -18,9 +15,16 @@ from ..models import KINDS, Conflict, Draft
 from ..models.agreements import Activity, StoredState
 from ..models.pause import cooling_until
 from ..models.reviews import CHOICES, OUTCOMES, Review, ReviewItem
-from ..navigation import read_memberships
-from ..security import int_arg
-from .blueprint import bp, cooling_message, load_one, me, names, readable
+from .blueprint import (
+    AgreementPages,
+    bp,
+    cooling_message,
+    load_listed,
+    load_one,
+    me,
+    names,
+    readable,
+)
 
 
 @bp.app_template_global()
@@ -59,10 +63,6 @@ class ReviewDates:
         return self.overdue + self.due_today
 
 
-#: Agreements a page on the lists a dashboard links to.
-PER_PAGE = 25
-
-
 def still_waiting(agreements, ids, who):
     """The agreements among ``ids`` that still wait for my answer (``who`` is
     "you") or only for others' ("others") by the state read with them: an
@@ -86,8 +86,7 @@ def dashboard(ledger_id):
     ledger = ledger_for(me(), ledger_id)
     today = cadence.local_date(utcnow(), ledger.time_zone)
     shown, in_force_counts, waiting = StoredState.dashboard_ids(me(), ledger.id, today)
-    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=shown)
-    read_memberships(ledger.id, memberships)
+    agreements, memberships = load_listed(ledger.id, shown)
     groups = {kind: [] for kind in KINDS}
     for agreement, state in agreements:
         group = groups[agreement.kind]
@@ -247,23 +246,14 @@ def _take_back(ledger_id, agreement_id, write, conflict_notice, done):
 def of_kind(ledger_id, kind):
     """Every agreement of one kind in force, 25 a page, oldest first."""
     ledger = ledger_for(me(), ledger_id)
-    pages = PaginatedQuery(
-        StoredState.in_force_of_kind(ledger.id, kind),
-        paginate_by=PER_PAGE,
-        page=int_arg("page", 1),
-    )
-    if pages.get_page() > max(1, pages.get_page_count()):
-        abort(404)  # an empty kind still has its first page
-    ids = [row.agreement_id for row in pages.get_object_list()]
-    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=ids)
-    read_memberships(ledger.id, memberships)
+    pages = AgreementPages(StoredState.in_force_of_kind(ledger.id, kind))
+    agreements, memberships = load_listed(ledger.id, pages.ids())
     return render_template(
         "agreements/kind.html",
         ledger=ledger,
         kind=kind,
         agreements=agreements,
-        pagination=pages,
-        page_number=pages.get_page(),
+        pages=pages,
         names=names(memberships),
     )
 
@@ -275,23 +265,15 @@ def waiting(ledger_id, who):
     partners' (``others``), 25 a page, oldest first."""
     ledger = ledger_for(me(), ledger_id)
     listed = StoredState.waiting_for if who == "you" else StoredState.waiting_for_others
-    query = listed(me(), ledger.id)
-    pages = PaginatedQuery(query, paginate_by=PER_PAGE, page=int_arg("page", 1))
-    total = query.count()
-    page_count = max(1, math.ceil(total / PER_PAGE))  # an empty list has its first page
-    if pages.get_page() > page_count:
-        abort(404)
-    ids = {row.agreement_id for row in pages.get_object_list()}
-    agreements, memberships = StoredState.in_ledger(ledger.id, utcnow(), agreement_ids=ids)
-    read_memberships(ledger.id, memberships)
+    pages = AgreementPages(listed(me(), ledger.id))
+    ids = pages.ids()
+    agreements, memberships = load_listed(ledger.id, ids)
     return render_template(
         "agreements/waiting.html",
         ledger=ledger,
         who=who,
         agreements=still_waiting(agreements, ids, who),
-        total=total,
-        page_count=page_count,
-        page_number=pages.get_page(),
+        pages=pages,
         names=names(memberships),
     )
 
