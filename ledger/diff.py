@@ -12,6 +12,7 @@ a few tens of milliseconds, whatever was typed into it.
 """
 
 import re
+from collections import Counter
 from typing import NamedTuple
 
 #: A word (anything but spaces) or the spaces between words.
@@ -55,11 +56,11 @@ def search(left, right, max_steps=MAX_STEPS):
     the search would need more than ``max_steps`` steps (Myers, 1986).
     """
     n, m = len(left), len(right)
-    # At least |n - m| words are added or removed, and reaching distance d
-    # takes at least 1 + 2 + ... + d steps: when that alone is over the
-    # budget, the search would stop anyway, so it does not start.
-    gap = abs(n - m)
-    if gap * (gap + 1) // 2 > max_steps:
+    # Reaching distance d takes at least 1 + 2 + ... + d steps: when the
+    # least distance possible already needs more than the budget, the search
+    # would stop anyway, so it does not start (texts rewritten throughout).
+    least = least_distance(left, right)
+    if least * (least + 1) // 2 > max_steps:
         return None, 0
     steps = 0
     # furthest[middle + k]: the furthest x reached on diagonal k = x - y.
@@ -90,6 +91,16 @@ def search(left, right, max_steps=MAX_STEPS):
                 return None, steps
         trace.append(furthest[middle - d : middle + d + 1])
     raise AssertionError("unreachable: d = n + m always ends the search")
+
+
+def least_distance(left, right):
+    """A lower bound of the words to remove and add to turn ``left`` into
+    ``right``, in linear time: each copy of a word that one side has more
+    of than the other is removed or added at least once."""
+    have, want = Counter(left), Counter(right)
+    return sum(abs(count - want.get(word, 0)) for word, count in have.items()) + sum(
+        count for word, count in want.items() if word not in have
+    )
 
 
 def _backtrack(trace, left, right):
@@ -225,14 +236,13 @@ def words(a, b, max_steps=MAX_STEPS):
     middle_right = right[start : len(right) - end]
     script, _ = search(middle_left, middle_right, max_steps)
     whole = script is None
-    if whole:
-        script = [("del", t) for t in middle_left] + [("ins", t) for t in middle_right]
-    script = (
-        [("same", t) for t in left[:start]]
-        + script
-        + [("same", t) for t in left[len(left) - end :]]
-    )
-    return Words(_segments(_grouped(_chunks(script))), whole)
+    if whole:  # the middle is one change, struck out whole and then added
+        middle = [("change", middle_left, middle_right)] if middle_left or middle_right else []
+    else:
+        middle = _chunks(script)
+    before = [("same", left[:start])] if start else []
+    after = [("same", left[len(left) - end :])] if end else []
+    return Words(_segments(_grouped(before + middle + after)), whole)
 
 
 def fields(labels, old, new):

@@ -33,6 +33,33 @@ def test_fields_that_differ_everywhere_take_the_bounded_path():
     assert result.segments == [("del", EVERYWHERE_A), ("ins", EVERYWHERE_B)]
 
 
+def test_texts_rewritten_throughout_are_known_without_searching():
+    """Two texts with no word in common but the spaces need every word
+    removed and added: far over the budget, the search takes no step."""
+    left, right = diff.TOKENS.findall(EVERYWHERE_A), diff.TOKENS.findall(EVERYWHERE_B)
+    assert diff.least_distance(left, right) == 2 * 4000
+    assert diff.search(left, right) == (None, 0)
+    # The same words in another order have no such bound: the search runs.
+    shuffled = list(left)
+    random.Random(7).shuffle(shuffled)
+    assert diff.least_distance(left, shuffled) == 0
+    script, steps = diff.search(left, shuffled)
+    assert script is None and steps > diff.MAX_STEPS
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_least_distance_never_exceeds_the_distance_found(seed):
+    """The bound that skips a search is a true lower bound: a search that
+    would have fitted in the budget is never skipped."""
+    rng = random.Random(seed)
+    vocabulary = ["a", "b", "c", " ", "dd"]
+    left = [rng.choice(vocabulary) for _ in range(rng.randrange(0, 40))]
+    right = [rng.choice(vocabulary) for _ in range(rng.randrange(0, 40))]
+    script, _ = diff.search(left, right, max_steps=10**9)
+    distance = sum(op != "same" for op, _ in script)
+    assert diff.least_distance(left, right) <= distance
+
+
 def test_a_length_gap_beyond_the_budget_is_known_without_searching():
     """Turning 300 words into 5 takes at least 295 removals, so at least
     1 + 2 + ... + 295 steps: over the budget, the search takes none."""
