@@ -106,6 +106,26 @@ def test_times_are_stored_as_utc_and_read_back_aware(app):
     assert stored.hour == 1
 
 
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("2026-03-29 01:30:00", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        ("2026-03-29 01:30:00.000250", datetime(2026, 3, 29, 1, 30, 0, 250, tzinfo=UTC)),
+        ("2026-03-29T01:30:00", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        ("2026-03-29", datetime(2026, 3, 29, tzinfo=UTC)),
+        ("2026-03-29 03:30:00+02:00", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        (datetime(2026, 3, 29, 1, 30), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_a_stored_time_is_read_back_as_the_same_moment_in_utc(stored, read):
+    """SQLite hands times back as text: every form it may hold reads as the
+    moment it names, aware (PostgreSQL hands back datetimes)."""
+    value = User.created_at.python_value(stored)
+    assert value == read
+    assert value is None or value.tzinfo is UTC
+
+
 # The connection pool: each worker keeps its connections between requests.
 
 
