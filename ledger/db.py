@@ -191,15 +191,7 @@ class UTCDateTimeField(DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value):
-        if isinstance(value, str):
-            # SQLite's text, as written: ISO 8601, which fromisoformat reads
-            # several times faster than peewee's trial of strptime formats.
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                value = super().python_value(value)
-        else:
-            value = super().python_value(value)
+        value = super().python_value(value)
         if isinstance(value, datetime):
             value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value

@@ -1,8 +1,10 @@
 """Word-level differences between two texts, for <ins> and <del>.
 
 The work is bounded by design. Splitting into words and trimming what both
-texts share at their start and end are linear. What is left in the middle is
-compared with Myers' O(ND) search, which stops once it has taken
+texts share at their start and end are linear, and so is counting the words
+of what is left in the middle: when those counts alone show more changes than
+the search could find within its budget, it does not start. Otherwise the
+middle is compared with Myers' O(ND) search, which stops once it has taken
 ``MAX_STEPS`` steps (plus at most one run of matching words, so never more
 than ``MAX_STEPS`` + the number of words in the shorter text). When the
 search stops, the differing middle is shown whole, struck out and then added

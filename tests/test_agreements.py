@@ -206,6 +206,26 @@ def test_change_pending_keeps_the_one_in_force(couple):
     assert removed("Half an") + added("A whole") + " hour." in page
 
 
+def test_a_proposed_change_is_stored_as_its_replay_gives(app, couple):
+    """The state stored with a proposed change (from the history read once
+    under the lock, with what the proposal appended) waits for the other
+    partner only, and is what the replay of the whole history gives."""
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    answer(alex, path, 1)
+    post_form(
+        sam,
+        f"{path}/change",
+        {"title": "Our Sunday check-in", "text": "A whole hour.", "base": "1", "action": "propose"},
+        page=f"{path}/change",
+    )
+    board = f"/ledgers/{ledger_id}/agreements"
+    assert "Waiting for you (0)" in sam.get(board).get_data(as_text=True)
+    assert "Waiting for you (1)" in alex.get(board).get_data(as_text=True)
+    with app.app_context():
+        assert verify_all()[2] is None
+
+
 def test_withdraw_an_answer_only_until_everyone_answered(app):
     sam, alex, eli = (person(app, n) for n in ("sam", "alex", "eli"))
     ledger_id = create_ledger(sam)

@@ -3,7 +3,7 @@ cooling-off sentence, and how an agreement's words are shown."""
 
 import math
 
-from flask import Blueprint, abort
+from flask import Blueprint
 from flask_login import current_user
 from playhouse.flask_utils import PaginatedQuery
 
@@ -68,10 +68,12 @@ def load_one(agreement):
     return state, memberships
 
 
-def load_listed(ledger_id, ids=None):
+def load_listed(ledger_id, ids=None, in_force_only=False):
     """Some agreements of a ledger (every one when ``ids`` is None) with
     their stored states, oldest first, and the ledger's memberships."""
-    agreements, memberships = StoredState.in_ledger(ledger_id, utcnow(), agreement_ids=ids)
+    agreements, memberships = StoredState.in_ledger(
+        ledger_id, utcnow(), in_force_only=in_force_only, agreement_ids=ids
+    )
     read_memberships(ledger_id, memberships)
     return agreements, memberships
 
@@ -82,7 +84,7 @@ class AgreementPages(PaginatedQuery):
     a page past the last is a 404."""
 
     def __init__(self, query):
-        super().__init__(query, paginate_by=25, page=int_arg("page", 1))
+        super().__init__(query, paginate_by=25, page=int_arg("page", 1), check_bounds=True)
         self.total = query.count()
 
     def get_page_count(self):
@@ -90,6 +92,4 @@ class AgreementPages(PaginatedQuery):
 
     def ids(self):
         """The agreement ids on this page."""
-        if self.get_page() > self.get_page_count():
-            abort(404)
         return {row.agreement_id for row in self.get_object_list()}

@@ -291,7 +291,7 @@ def activity(ledger_id):
 @login_required
 def print_view(ledger_id):
     ledger = ledger_for(me(), ledger_id)
-    in_force, memberships = StoredState.in_ledger(ledger.id, utcnow(), in_force_only=True)
+    in_force, memberships = load_listed(ledger.id, in_force_only=True)
     return render_template(
         "agreements/print.html",
         ledger=ledger,
