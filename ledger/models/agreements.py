@@ -914,7 +914,8 @@ class Histories:
     reaffirmations by agreement id, and the ledger's memberships. A write
     reads them once, checks its rules on their replay, adds what it appends
     (``add``) and stores the replay of the result: the history is never read
-    twice in one write.
+    twice in one write. Only writes, under the agreement's lock, replay a
+    history this way (``verify`` streams its own): pages read the stored state.
 
     Rows carry the columns the replay and the write use (REVISION_REPLAYED,
     CONSENT_LISTED): no chain positions, and of answers no uuids (nothing
@@ -956,17 +957,6 @@ class Histories:
             for i, revisions in self.revisions.items()
             if revisions
         }
-
-
-def load_states(ledger_id, agreements, now):
-    """Replay every agreement's history in four queries, whatever their number.
-
-    Returns ({agreement id: consent.AgreementState}, [Membership with user]).
-    Only writes (under the agreement's lock) and ``verify`` replay: pages read
-    the stored state.
-    """
-    histories = Histories(ledger_id, [agreement.id for agreement in agreements])
-    return histories.states(now), histories.memberships
 
 
 def refresh_states(ledger_id, agreements, now, histories=None):
