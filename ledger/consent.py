@@ -93,6 +93,14 @@ class AgreementState:
     # The rules about who may do what. The write methods check them again
     # under the agreement's lock; templates ask them instead of re-deriving.
 
+    @property
+    def retirable(self):
+        """True when retiring it may be proposed: something is in force and
+        no retirement is proposed already (``propose_retiring`` checks again)."""
+        return bool(
+            self.in_force_now and not (self.pending and self.pending.revision.action == "retire")
+        )
+
     def waits_for(self, user_id):
         """True when it is this partner's turn: a proposal asks them, a partner
         asked them for a change to their proposal, or they have not accepted

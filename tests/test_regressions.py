@@ -470,3 +470,74 @@ def test_an_agreement_page_read_while_a_change_comes_into_force(app, couple, mon
     assert "An hour." in sam.get(path).get_data(as_text=True)
     with app.app_context():
         assert StoredState.row(agreement_id).pending_id is None
+
+
+def test_a_change_written_after_a_retirement_came_into_force_is_refused(app, couple):
+    """A change read before a retirement came into force (the change page
+    checks first, but the other partner may accept the retirement before the
+    form is sent) was appended after the retirement: retiring adds no
+    revision, so its base number still matched. The write refuses it under
+    the lock now."""
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    answer(alex, path, 1)
+    post_form(sam, f"{path}/retire", {"reason": "Done", "base": "1"})
+    answer(alex, path, 2)  # retired
+    with app.app_context():
+        with pytest.raises(Conflict) as refused:
+            Agreement.get().append_revision(User.get(), "propose", {"title": "Late"}, "", 2)
+        assert refused.value.reason == "retired"
+        assert Revision.select().count() == 2
+        assert verify_all()[2] is None
+
+
+def test_retiring_carries_the_words_in_force_when_it_is_written(app, couple, monkeypatch):
+    """The retire page read the words in force before it took the lock; a
+    change accepted in between (no new revision, so the base still matched)
+    left the retirement carrying the older words."""
+    from ledger.agreements import proposals
+
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id, text="Half an hour.")
+    answer(alex, path, 1)
+    post_form(
+        sam,
+        f"{path}/change",
+        {"title": "Our Sunday check-in", "text": "An hour.", "base": "1", "action": "propose"},
+    )
+    checked = proposals.cooling_message
+
+    def accept_meanwhile(ledger):  # runs after the page read the state
+        change = Revision.get(Revision.number == 2)
+        accepting = User.get(User.email_key == "alex@example.org")
+        Agreement.get().answer(accepting, 2, "accept", "", change.content_hash)
+        return checked(ledger)
+
+    token = csrf_token(sam, f"{path}/retire")
+    monkeypatch.setattr(proposals, "cooling_message", accept_meanwhile)
+    response = sam.post(f"{path}/retire", data={"csrf_token": token, "reason": "Done", "base": "2"})
+    assert response.status_code == 302
+    with app.app_context():
+        retiring = Revision.get(Revision.number == 3)
+        assert retiring.action == "retire"
+        assert retiring.fields["text"] == "An hour."
+        assert verify_all()[2] is None
+
+
+def test_retiring_is_proposed_once(app, couple):
+    """The retire page hid its button while a retirement was proposed, but
+    took a second one sent by hand, which superseded the first."""
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    answer(alex, path, 1)
+    post_form(sam, f"{path}/retire", {"reason": "Done", "base": "1"})
+    token = csrf_token(sam, path)
+    response = sam.post(
+        f"{path}/retire", data={"csrf_token": token, "reason": "Again", "base": "2"}
+    )
+    assert response.status_code == 404
+    with app.app_context():
+        assert Revision.select().count() == 2
+        with pytest.raises(Conflict):
+            Agreement.get().propose_retiring(User.get(), "Again", 2)
+        assert Revision.select().count() == 2

@@ -57,7 +57,8 @@ class Conflict(Exception):  # noqa: N818 - a condition people see, not a bug
 
     ``reason``: "changed" (it moved on while the partner read it), "not seen"
     (the words answered are not the revision's), "propose" (asking for a
-    change to what is in force takes a proposal).
+    change to what is in force takes a proposal), "retired" (nothing more is
+    proposed on a retired agreement).
     """
 
     def __init__(self, reason="changed"):
@@ -175,12 +176,16 @@ class Agreement(BaseModel):
         return open_ < limit
 
     def append_revision(self, user, action, content, reason, base_number):
-        """Append revision ``base_number + 1``; Conflict if another came first.
+        """Append revision ``base_number + 1``; Conflict if another came first,
+        or Conflict("retired") once the agreement is retired (nothing more is
+        proposed on it; the stored state, written under this same lock, says).
 
         The author's own acceptance is recorded with it: proposing is saying yes.
         """
         with write_transaction():
             head = lock(Agreement.select().where(Agreement.id == self.id)).get()
+            if StoredState.label_of(self.id) == "retired":
+                raise Conflict("retired")
             histories = Histories(self.ledger_id, [self.id])
             if histories.latest_number(self.id) != base_number:
                 raise Conflict()
@@ -214,6 +219,31 @@ class Agreement(BaseModel):
             refresh_states(self.ledger_id, [head], now, histories)
         self.chain_head, self.chain_length = head.chain_head, head.chain_length
         return revision
+
+    def propose_retiring(self, user, reason, base_number):
+        """Propose retiring this agreement, in the words in force when its
+        lock is taken; Conflict as ``append_revision`` does, Conflict when
+        retiring it is proposed already, and Conflict("retired") when nothing
+        is in force any more (the rule ``AgreementState.retirable`` states)."""
+        with write_transaction():
+            lock(Agreement.select().where(Agreement.id == self.id)).get()
+            stored = StoredState.row(self.id)
+            if stored.label == "retired" or stored.in_force_id is None:
+                raise Conflict("retired")
+            words = dict(self.revision_contents_by_id(stored.in_force_id, stored.pending_id))
+            if stored.pending_id and words[stored.pending_id][0] == "retire":
+                raise Conflict()
+            fields = json.loads(words[stored.in_force_id][1])
+            return self.append_revision(user, "retire", fields, reason, base_number)
+
+    def revision_contents_by_id(self, *ids):
+        """(revision id, (action, content)) of this agreement's revisions ``ids``."""
+        rows = (
+            Revision.select(Revision.id, Revision.action, Revision.content)
+            .where((Revision.agreement == self.id) & Revision.id.in_([i for i in ids if i]))
+            .tuples()
+        )
+        return [(row[0], row[1:]) for row in rows]
 
     def answer(self, user, number, decision, note, seen_hash):
         """Record a partner's answer to revision ``number``; Conflict if the
@@ -506,6 +536,34 @@ class Draft(BaseModel):
                 base_number=base_number,
             )
 
+    def rewrite(self, content, reason):
+        """Keep new words (a dict) and a new reason in this draft."""
+        self.content, self.reason, self.updated_at = canonical_json(content), reason, utcnow()
+        Draft.update(content=self.content, reason=self.reason, updated_at=self.updated_at).where(
+            Draft.id == self.id
+        ).execute()
+
+    def propose(self, content, reason, base_number, submission=None):
+        """Propose this draft's words (as its author last edited them) and let
+        the draft go, in one transaction: a new agreement, or a change of the
+        agreement it was written for (of revision ``base_number``).
+
+        Conflict, with the draft kept, when that agreement moved on or was
+        retired meanwhile; LimitReached as for any new agreement.
+        """
+        with write_transaction():
+            if self.agreement_id is None:
+                revision = Agreement.propose_new(
+                    self.ledger_id, self.author_id, self.kind, content, reason, submission
+                )
+            else:
+                agreement = Agreement.get_by_id(self.agreement_id)
+                revision = agreement.append_revision(
+                    self.author_id, "propose", content, reason, base_number
+                )
+            Draft.delete().where(Draft.id == self.id).execute()
+        return revision
+
 
 #: What pages that list agreements or revisions (the dashboard, a kind's
 #: pages, the print view, the activity, a history) read of revisions and
@@ -594,6 +652,11 @@ class StoredState(BaseModel):
     def in_force_now(self):
         """True while a revision is in force and the agreement is not retired."""
         return self.in_force_id is not None and not self.retired
+
+    @classmethod
+    def label_of(cls, agreement_id):
+        """An agreement's stored label, or None before its first revision."""
+        return cls.select(cls.label).where(cls.agreement == agreement_id).scalar()
 
     @classmethod
     def row(cls, agreement_id):
