@@ -142,6 +142,21 @@ def test_proposing_a_draft_moves_it_into_the_history(app, couple):
         assert Revision.get().fields["title"] == "From a draft"
 
 
+def test_proposing_a_draft_that_meets_a_conflict_keeps_the_draft(app, couple):
+    sam, alex, ledger_id = couple
+    path = propose(sam, ledger_id)
+    draft = post_form(
+        sam, f"{path}/change", {"title": "Mine", "text": "x", "base": "1", "action": "draft"}
+    ).headers["Location"]
+    post_form(alex, f"{path}/change", {"title": "Alex's", "text": "y", "base": "1"})
+    response = post_form(sam, draft, {"title": "Mine", "text": "x", "base": "1"})
+    assert response.status_code == 409
+    assert "Alex&#39;s" in response.get_data(as_text=True)
+    with app.app_context():
+        assert Revision.select().count() == 2
+        assert Draft.select().count() == 1
+
+
 def test_in_force_only_when_everyone_accepted_the_same_revision(app, couple):
     sam, alex, ledger_id = couple
     path = propose(sam, ledger_id, "pause_signal", **PAUSE)

@@ -5,11 +5,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ..access import agreement_for, draft_for, ledger_for
-from ..db import utcnow
 from ..forms.agreements import FORMS, RetireForm, field_labels
 from ..forms.auth import ConfirmForm
 from ..models import KINDS, Agreement, Conflict, Draft
-from ..models.agreements import LimitReached, canonical_json
+from ..models.agreements import LimitReached
 from ..security import int_arg
 from ..starters import STARTERS
 from .blueprint import bp, cooling_message, kept_as_draft, load_one, me, names, readable, title_of
@@ -22,31 +21,75 @@ def choose(ledger_id):
     return render_template("agreements/choose.html", ledger=ledger, kinds=KINDS, starters=STARTERS)
 
 
+#: What a proposal's author is told once it is made.
+PROPOSED = "Proposed. Your partners are asked to read it and answer."
+CHANGE_PROPOSED = "Your change is proposed. What is in force stays in force until everyone accepts."
+VERSION_PROPOSED = "Your new version is proposed. Your partners are asked to answer it."
+RETIRED_MEANWHILE = "That agreement was retired meanwhile."
+
+
+def filled(form_class, start):
+    """A form filled from ``start()`` on the way in (GET), from what was sent
+    otherwise: ``start`` runs only when the form is first shown."""
+    return form_class(data=start()) if request.method == "GET" else form_class()
+
+
+def submit(form, ledger, kind, agreement=None, draft=None, proposed=PROPOSED):
+    """Write what an agreement form says: kept as its author's private draft
+    when they ask, or while cooling-off lasts; otherwise proposed (a new
+    agreement, a change of ``agreement``, or what ``draft`` became), each one
+    model call. Flashes what happened and returns the response; None when a
+    limit was reached (flashed: the form shows again with what was typed)."""
+    cooling = cooling_message(ledger)
+    base = form.base.data or -1  # a change of no revision: always a conflict
+    try:
+        if request.form.get("action") == "draft" or cooling:
+            if draft is None:
+                number = (form.base.data or 0) if agreement else None
+                draft = Draft.start(
+                    ledger, me(), kind, form.content(), form.reason_text, agreement, number
+                )
+                flash(kept_as_draft(cooling))
+            else:
+                draft.rewrite(form.content(), form.reason_text)
+                flash(f"{cooling} Your draft is saved." if cooling else "Draft saved.")
+            return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
+        if draft is not None:
+            revision = draft.propose(form.content(), form.reason_text, base, form.submission.data)
+        elif agreement is not None:
+            revision = agreement.append_revision(
+                me(), "propose", form.content(), form.reason_text, base
+            )
+        else:
+            revision = Agreement.propose_new(
+                ledger, me(), kind, form.content(), form.reason_text, form.submission.data
+            )
+    except LimitReached as limit:
+        flash(str(limit))  # on the form, which keeps what was typed (422)
+        return None
+    except Conflict as conflict:
+        agreement = agreement or Agreement.get_by_id(draft.agreement_id)
+        if conflict.reason != "retired":
+            return conflicting(agreement, form)
+        flash(RETIRED_MEANWHILE if draft is None else f"{RETIRED_MEANWHILE} Your draft is kept.")
+        back = url_for("agreements.show", ledger_id=ledger.id, agreement_id=agreement.id)
+        return redirect(back if draft is None else request.path)
+    flash(proposed)
+    return redirect(
+        url_for("agreements.show", ledger_id=ledger.id, agreement_id=revision.agreement_id)
+    )
+
+
 @bp.route("/agreements/new/<kind>", methods=("GET", "POST"))
 @login_required
 def new(ledger_id, kind):
     ledger = ledger_for(me(), ledger_id)
     if kind not in FORMS:
         abort(404)
-    starter = STARTERS[kind].get(request.args.get("starter", ""), {}).get("content", {})
-    form = FORMS[kind](data=starter) if request.method == "GET" else FORMS[kind]()
-    if form.validate_on_submit():
-        cooling = cooling_message(ledger)
-        try:
-            if request.form.get("action") == "draft" or cooling:
-                draft = Draft.start(ledger, me(), kind, form.content(), form.reason_text)
-                flash(kept_as_draft(cooling))
-                return redirect(url_for("agreements.draft", ledger_id=ledger.id, draft_id=draft.id))
-            revision = Agreement.propose_new(
-                ledger, me(), kind, form.content(), form.reason_text, form.submission.data
-            )
-        except LimitReached as limit:
-            flash(str(limit))  # on the form below, which keeps what was typed (422)
-        else:
-            flash("Proposed. Your partners are asked to read it and answer.")
-            return redirect(
-                url_for("agreements.show", ledger_id=ledger.id, agreement_id=revision.agreement_id)
-            )
+    starter = STARTERS[kind].get(request.args.get("starter", ""), {})
+    form = filled(FORMS[kind], lambda: starter.get("content", {}))
+    if form.validate_on_submit() and (done := submit(form, ledger, kind)):
+        return done
     return render_template(
         "agreements/form.html", ledger=ledger, kind=kind, form=form, mode="new"
     ), form.status
@@ -56,51 +99,10 @@ def new(ledger_id, kind):
 @login_required
 def draft(ledger_id, draft_id):
     draft = draft_for(me(), ledger_id, draft_id)
-    form_class = FORMS[draft.kind]
-    if request.method == "GET":
-        form = form_class(data={**draft.fields, "reason": draft.reason, "base": draft.base_number})
-    else:
-        form = form_class()
-    if form.validate_on_submit():
-        cooling = cooling_message(draft.ledger)
-        if request.form.get("action") == "draft" or cooling:
-            Draft.update(
-                content=canonical_json(form.content()),
-                reason=form.reason_text,
-                updated_at=utcnow(),
-            ).where(Draft.id == draft.id).execute()
-            flash(f"{cooling} Your draft is saved." if cooling else "Draft saved.")
-            return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=draft.id))
-        try:
-            if draft.agreement_id:
-                agreement = agreement_for(me(), ledger_id, draft.agreement_id)
-                if load_one(agreement)[0].retired:
-                    flash("That agreement was retired meanwhile; your draft is kept.")
-                    return redirect(
-                        url_for("agreements.draft", ledger_id=ledger_id, draft_id=draft.id)
-                    )
-                revision = agreement.append_revision(
-                    me(), "propose", form.content(), form.reason_text, form.base.data or 0
-                )
-            else:
-                revision = Agreement.propose_new(
-                    draft.ledger,
-                    me(),
-                    draft.kind,
-                    form.content(),
-                    form.reason_text,
-                    form.submission.data,
-                )
-        except Conflict:
-            return conflict(agreement_for(me(), ledger_id, draft.agreement_id), form)
-        except LimitReached as limit:
-            flash(str(limit))  # the draft stays; the form below keeps what was typed (422)
-        else:
-            draft.delete_instance()
-            flash("Proposed. Your partners are asked to read it and answer.")
-            return redirect(
-                url_for("agreements.show", ledger_id=ledger_id, agreement_id=revision.agreement_id)
-            )
+    start = {**draft.fields, "reason": draft.reason, "base": draft.base_number}
+    form = filled(FORMS[draft.kind], lambda: start)
+    if form.validate_on_submit() and (done := submit(form, draft.ledger, draft.kind, draft=draft)):
+        return done
     return render_template(
         "agreements/form.html",
         ledger=draft.ledger,
@@ -146,54 +148,12 @@ def change(ledger_id, agreement_id):
     state, memberships = load_one(agreement)
     if state.retired:
         abort(404)
-    form_class = FORMS[agreement.kind]
-    if request.method == "GET":
-        source = state.current.revision
-        restore = int_arg("from")
-        if restore:
-            source = agreement.revision(restore) or abort(404)
-        form = form_class(
-            data={
-                **source.fields,
-                "base": state.latest.revision.number,
-                "reason": f"Restoring revision {restore}" if restore else "",
-            }
-        )
-    else:
-        form = form_class()
-    if form.validate_on_submit():
-        cooling = cooling_message(agreement.ledger)
-        if request.form.get("action") == "draft" or cooling:
-            try:
-                d = Draft.start(
-                    agreement.ledger_id,
-                    me(),
-                    agreement.kind,
-                    form.content(),
-                    form.reason_text,
-                    agreement=agreement,
-                    base_number=form.base.data or 0,
-                )
-            except LimitReached as limit:
-                flash(str(limit))  # on the form below, which keeps what was typed (422)
-            else:
-                flash(kept_as_draft(cooling))
-                return redirect(url_for("agreements.draft", ledger_id=ledger_id, draft_id=d.id))
-        else:
-            try:
-                agreement.append_revision(
-                    me(), "propose", form.content(), form.reason_text, form.base.data or -1
-                )
-            except Conflict:
-                return conflict(agreement, form)
-            flash(
-                "Your change is proposed. What is in force stays in force until everyone accepts."
-                if state.in_force
-                else "Your new version is proposed. Your partners are asked to answer it."
-            )
-            return redirect(
-                url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
-            )
+    form = filled(FORMS[agreement.kind], lambda: change_start(agreement, state))
+    proposed = CHANGE_PROPOSED if state.in_force else VERSION_PROPOSED
+    if form.validate_on_submit() and (
+        done := submit(form, agreement.ledger, agreement.kind, agreement, proposed=proposed)
+    ):
+        return done
     return render_template(
         "agreements/form.html",
         ledger=agreement.ledger,
@@ -207,7 +167,19 @@ def change(ledger_id, agreement_id):
     ), form.status
 
 
-def conflict(agreement, form):
+def change_start(agreement, state):
+    """What the change form starts from: the words now (or revision ``?from=``'s,
+    to propose it again), as a change of the latest revision."""
+    restore = int_arg("from")
+    source = (agreement.revision(restore) or abort(404)) if restore else state.current.revision
+    return {
+        **source.fields,
+        "base": state.latest.revision.number,
+        "reason": f"Restoring revision {restore}" if restore else "",
+    }
+
+
+def conflicting(agreement, form):
     """Someone else proposed first: show both, keep what this person typed."""
     state, memberships = load_one(agreement)
     newer = state.latest.revision
@@ -232,29 +204,15 @@ def conflict(agreement, form):
 def retire(ledger_id, agreement_id):
     agreement = agreement_for(me(), ledger_id, agreement_id)
     state, _ = load_one(agreement)
-    if not state.in_force or state.retired:
+    if not state.retirable:
         abort(404)
-    form = (
-        RetireForm(base=state.latest.revision.number) if request.method == "GET" else RetireForm()
-    )
-    notice, status = None, None
+    form = filled(RetireForm, lambda: {"base": state.latest.revision.number})
+    notice = None
     if form.validate_on_submit():
-        notice = cooling_message(agreement.ledger)
-        try:
-            if notice:
-                raise Conflict("cooling")
-            agreement.append_revision(
-                me(),
-                "retire",
-                state.in_force.revision.fields,
-                form.reason_text,
-                form.base.data or -1,
-            )
-        except Conflict:
-            # A visible conflict, the reason still in the form.
-            notice = notice or "Someone proposed something on this agreement meanwhile."
-            status = 409
-        else:
+        # A visible conflict (409) when cooling-off holds it or someone was
+        # first, the reason still in the form.
+        notice = cooling_message(agreement.ledger) or retire_or_say_why(agreement, form)
+        if notice is None:
             flash("Retiring it is proposed. It stays in force until everyone accepts.")
             return redirect(
                 url_for("agreements.show", ledger_id=ledger_id, agreement_id=agreement_id)
@@ -266,4 +224,13 @@ def retire(ledger_id, agreement_id):
         state=state,
         form=form,
         notice=notice,
-    ), status or form.status
+    ), 409 if notice else form.status
+
+
+def retire_or_say_why(agreement, form):
+    """Propose retiring ``agreement``; None when done, else why not."""
+    try:
+        agreement.propose_retiring(me(), form.reason_text, form.base.data or -1)
+    except Conflict:
+        return "Someone proposed something on this agreement meanwhile."
+    return None
