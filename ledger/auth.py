@@ -159,31 +159,8 @@ def register():
     submitted = request.method == "POST" and form.csrf_token.validate(form)
     if submitted and count_attempt(REGISTRATION_KEY, by_email=False) is None:
         return throttled_page(REGISTRATION_THROTTLED)
-    if submitted and form.validate():
-        password_hash = passwords.hash_password(form.password.data)
-        if mail.enabled():
-            # The same answer whether or not the address has an account; the
-            # email says which (a link to create it, or a note to its owner).
-            mail.after_response(
-                mail.request_registration,
-                form.email.data,
-                form.display_name.data,
-                password_hash,
-                form.time_zone.data,
-                next_url,
-            )
-            return redirect(url_for("auth.check_inbox"))
-        user = User.create_account(
-            form.email.data, form.display_name.data, password_hash, form.time_zone.data
-        )
-        if user is not None:
-            start_session(user, remember=form.remember.data)
-            flash(f"Welcome, {user.display_name}. Your account is ready.")
-            return remember_device(redirect(next_url or url_for("home.index")), user)
-        form.email.errors.append(
-            "An account can't be created with this email. If you already have "
-            "one, log in instead, or ask whoever runs this Ledger for a reset link."
-        )
+    if submitted and form.validate() and (opened := open_account(form, next_url)):
+        return opened
     page = render_template(
         "auth/register.html",
         form=form,
@@ -191,6 +168,37 @@ def register():
         tz_links=json.dumps(time_zone_links(), separators=(",", ":")),
     )
     return page, form.status
+
+
+def open_account(form, next_url):
+    """Create the account a valid registration form asks for and sign it in,
+    or, with email on, send the link that creates it; the response to give,
+    or None (the reason added to the form) when this email can't have one."""
+    password_hash = passwords.hash_password(form.password.data)
+    if mail.enabled():
+        # The same answer whether or not the address has an account; the
+        # email says which (a link to create it, or a note to its owner).
+        mail.after_response(
+            mail.request_registration,
+            form.email.data,
+            form.display_name.data,
+            password_hash,
+            form.time_zone.data,
+            next_url,
+        )
+        return redirect(url_for("auth.check_inbox"))
+    user = User.create_account(
+        form.email.data, form.display_name.data, password_hash, form.time_zone.data
+    )
+    if user is None:
+        form.email.errors.append(
+            "An account can't be created with this email. If you already have "
+            "one, log in instead, or ask whoever runs this Ledger for a reset link."
+        )
+        return None
+    start_session(user, remember=form.remember.data)
+    flash(f"Welcome, {user.display_name}. Your account is ready.")
+    return remember_device(redirect(next_url or url_for("home.index")), user)
 
 
 @bp.get("/register/check-your-inbox")
